@@ -1,0 +1,161 @@
+// Package ratelimit parses the Contacts API's X-RateLimit-* headers and
+// provides the client-side limiter transport that sits below authentication.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Header names the API sends on every response.
+const (
+	HeaderMax            = "X-RateLimit-Max"
+	HeaderRemaining      = "X-RateLimit-Remaining"
+	HeaderInterval       = "X-RateLimit-Interval-Milliseconds"
+	HeaderDailyLimit     = "X-RateLimit-Limit-Daily"
+	HeaderDailyRemaining = "X-RateLimit-Daily-Remaining"
+)
+
+// Snapshot is one response's view of the rate-limit budget. Integer fields
+// are -1 when the header was absent or unparsable.
+type Snapshot struct {
+	Limit          int
+	Remaining      int
+	Interval       time.Duration
+	DailyLimit     int
+	DailyRemaining int
+	ObservedAt     time.Time
+}
+
+// Parse reads the rate-limit headers. ok is false when none is present.
+func Parse(h http.Header, now time.Time) (s Snapshot, ok bool) {
+	s = Snapshot{Limit: -1, Remaining: -1, DailyLimit: -1, DailyRemaining: -1, ObservedAt: now}
+	read := func(name string, dst *int) {
+		v := h.Get(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return
+		}
+		*dst = n
+		ok = true
+	}
+	read(HeaderMax, &s.Limit)
+	read(HeaderRemaining, &s.Remaining)
+	read(HeaderDailyLimit, &s.DailyLimit)
+	read(HeaderDailyRemaining, &s.DailyRemaining)
+	ms := -1
+	read(HeaderInterval, &ms)
+	if ms > 0 {
+		s.Interval = time.Duration(ms) * time.Millisecond
+	}
+	return s, ok
+}
+
+// DailyExhausted reports whether the headers say the daily budget is spent.
+func DailyExhausted(h http.Header) bool {
+	v := h.Get(HeaderDailyRemaining)
+	if v == "" {
+		return false
+	}
+	n, err := strconv.Atoi(v)
+	return err == nil && n <= 0
+}
+
+// Transport waits on a token-bucket limiter before every attempt (retries
+// included) and adapts the bucket when the server reports less headroom than
+// the bucket holds.
+type Transport struct {
+	Base    http.RoundTripper
+	Limiter *rate.Limiter // nil disables client-side limiting
+	// Observe, if set, receives every parsed snapshot.
+	Observe func(Snapshot)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrWaitExceedsDeadline is returned when waiting for the limiter would
+// overrun the request's deadline. It matches context.DeadlineExceeded.
+var ErrWaitExceedsDeadline = fmt.Errorf("rate limiter wait would exceed the context deadline: %w", context.DeadlineExceeded)
+
+func (t *Transport) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Limiter != nil {
+		if err := t.Limiter.Wait(req.Context()); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			if ctxErr := req.Context().Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			if _, has := req.Context().Deadline(); has {
+				return nil, ErrWaitExceedsDeadline
+			}
+			return nil, err
+		}
+	}
+	resp, err := t.Base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	now := t.now()
+	snap, ok := Parse(resp.Header, now)
+	if ok && t.Observe != nil {
+		t.Observe(snap)
+	}
+	if t.Limiter != nil {
+		remaining := -1
+		if ok {
+			remaining = snap.Remaining
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			remaining = 0
+		}
+		Adapt(t.Limiter, snap, remaining, now)
+	}
+	return resp, nil
+}
+
+// Adapt lowers the limiter to what the server reports: the bucket never holds
+// more tokens than the server's remaining count, and burst and rate never
+// exceed the server's advertised window. It never raises the limiter above
+// what the caller configured.
+func Adapt(l *rate.Limiter, s Snapshot, remaining int, now time.Time) {
+	if l.Limit() == rate.Inf {
+		return
+	}
+	if s.Limit > 0 && s.Interval > 0 {
+		if s.Limit < l.Burst() {
+			l.SetBurstAt(now, s.Limit)
+		}
+		if r := rate.Limit(float64(s.Limit) / s.Interval.Seconds()); r < l.Limit() {
+			l.SetLimitAt(now, r)
+		}
+	}
+	if remaining < 0 {
+		return
+	}
+	tokens := l.TokensAt(now)
+	if excess := int(math.Floor(tokens)) - remaining; excess > 0 {
+		l.AllowN(now, excess) // consumes the surplus; never waits
+	}
+}
+
+// IsWaitError reports whether err came from the limiter.
+func IsWaitError(err error) bool { return errors.Is(err, ErrWaitExceedsDeadline) }
