@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // CampaignsService enrols contacts in campaigns: client.Campaigns.
@@ -35,7 +36,7 @@ func (s *CampaignsService) RemoveAll(ctx context.Context, contactID string, opts
 }
 
 func (s *CampaignsService) call(ctx context.Context, method, contactID, campaignID string, body any, opts []RequestOption) error {
-	if campaignID == "removeAll" {
+	if strings.EqualFold(campaignID, "removeAll") {
 		// The path would be RemoveAll's: refuse rather than act on every campaign.
 		return fmt.Errorf("%w: campaign ID %q is reserved; use RemoveAll", ErrInvalidArgument, campaignID)
 	}
