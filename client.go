@@ -65,6 +65,8 @@ type Client struct {
 	apiVersion string
 	headers    http.Header
 	policy     retry.Policy
+	readOnly   bool
+	tokens     oauth2.TokenSource
 	http       *retryablehttp.Client
 	logger     *slog.Logger
 	lastRate   atomic.Pointer[RateLimit]
@@ -87,6 +89,7 @@ type config struct {
 	limiter     *rate.Limiter
 	logger      *slog.Logger
 	headers     http.Header
+	readOnly    bool
 }
 
 // RetryPolicy controls retries. Start from DefaultRetryPolicy and adjust.
@@ -170,10 +173,11 @@ func WithTokenSource(ts oauth2.TokenSource) Option {
 // logs or formatted output.
 func WithToken(token string) Option {
 	return func(c *config) error {
-		if err := validToken(token); err != nil {
-			return err
+		st, err := NewStaticToken(token)
+		if err != nil {
+			return errors.Unwrap(err)
 		}
-		c.tokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})
+		c.tokenSource = st
 		return nil
 	}
 }
@@ -319,6 +323,8 @@ func NewClient(opts ...Option) (*Client, error) {
 		headers:    cfg.headers,
 		logger:     cfg.logger,
 		policy:     retry.Policy(cfg.retry),
+		readOnly:   cfg.readOnly,
+		tokens:     cfg.tokenSource,
 	}
 	c.userAgent = "contacts-go/" + Version + " (" + runtime.Version() + "; +https://github.com/gymflow/contacts-go)"
 	if cfg.userAgent != "" {
@@ -337,7 +343,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		base = cleanhttp.DefaultPooledTransport()
 	}
 	limited := &ratelimit.Transport{Base: base, Limiter: cfg.limiter, Observe: c.observeRateLimit}
-	inner.Transport = &oauth2.Transport{Source: cfg.tokenSource, Base: limited}
+	inner.Transport = &oauth2.Transport{Source: cfg.tokenSource, Base: tokenRecorder{limited}}
 
 	c.http = &retryablehttp.Client{
 		HTTPClient:   inner,
@@ -377,9 +383,12 @@ func (c *Client) RateLimit() (rl RateLimit, ok bool) {
 	return RateLimit{}, false
 }
 
+// ReadOnly reports whether the client refuses writes (WithReadOnly).
+func (c *Client) ReadOnly() bool { return c.readOnly }
+
 // String describes the client without credentials.
 func (c *Client) String() string {
-	return fmt.Sprintf("contacts.Client{baseURL: %q, locationID: %q}", c.baseURL, c.locationID)
+	return fmt.Sprintf("contacts.Client{baseURL: %q, locationID: %q, readOnly: %t}", c.baseURL, c.locationID, c.readOnly)
 }
 
 // GoString is String, so %#v never prints credentials either.
@@ -502,6 +511,10 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalidArgument)
 	}
+	scope := requiredScope(r.method, r.path)
+	if c.readOnly && scope == ScopeContactsWrite {
+		return fmt.Errorf("%w: refusing %s %s", ErrReadOnly, r.method, r.path)
+	}
 	rc := requestConfig{maxRetries: c.policy.MaxRetries, userAgent: c.userAgent, apiVersion: c.apiVersion}
 	for _, o := range opts {
 		if o != nil {
@@ -512,7 +525,7 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 		return fmt.Errorf("%w: %v", ErrInvalidArgument, rc.err)
 	}
 
-	var payload any
+	var payload []byte
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
@@ -525,10 +538,40 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 		target += "?" + r.query.Encode()
 	}
 
+	// A 401 that is not about scopes may mean the access token was revoked
+	// or expired early: a source that can drop it gets one chance to
+	// supply a fresh token, and the request (which the API did not
+	// process) is sent once more.
+	invalidator, canRefresh := c.tokens.(TokenInvalidator)
+	for {
+		st, err := c.send(ctx, r, target, payload, &rc)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) &&
+			isScopeMessage(apiErr.Message()) {
+			apiErr.RequiredScope = scope
+			return err
+		}
+		if canRefresh && apiErr != nil && apiErr.StatusCode == http.StatusUnauthorized && st != nil {
+			if used := st.Token(); used != "" {
+				canRefresh = false
+				invalidator.InvalidateToken(used)
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// send makes one request, retries included, and decodes its answer.
+func (c *Client) send(ctx context.Context, r request, target string, payload []byte, rc *requestConfig) (*retry.State, error) {
 	st := &retry.State{Method: r.method, MaxRetries: rc.maxRetries}
-	req, err := retryablehttp.NewRequestWithContext(retry.WithState(ctx, st), r.method, target, payload)
+	var body any
+	if payload != nil {
+		body = payload
+	}
+	req, err := retryablehttp.NewRequestWithContext(retry.WithState(ctx, st), r.method, target, body)
 	if err != nil {
-		return fmt.Errorf("contacts: building %s %s: %w", r.method, r.path, err)
+		return nil, fmt.Errorf("contacts: building %s %s: %w", r.method, r.path, err)
 	}
 	h := req.Header
 	for k, vs := range c.headers {
@@ -547,9 +590,9 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+			return st, ctxErr
 		}
-		return &TransportError{Method: r.method, Path: r.path, Attempts: int(st.Attempts.Load()), Err: err}
+		return st, &TransportError{Method: r.method, Path: r.path, Attempts: int(st.Attempts.Load()), Err: err}
 	}
 	defer resp.Body.Close()
 
@@ -561,9 +604,9 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 	data, readErr := readBody(resp.Body, resp.ContentLength, limit)
 	if readErr != nil && !(isErr && errors.Is(readErr, errBodyTooLarge)) {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+			return st, ctxErr
 		}
-		return &TransportError{Method: r.method, Path: r.path, Attempts: int(st.Attempts.Load()), Err: fmt.Errorf("reading response: %w", readErr)}
+		return st, &TransportError{Method: r.method, Path: r.path, Attempts: int(st.Attempts.Load()), Err: fmt.Errorf("reading response: %w", readErr)}
 	}
 
 	snap, hasRate := ratelimit.Parse(resp.Header, time.Now())
@@ -578,18 +621,18 @@ func (c *Client) do(ctx context.Context, r request, opts []RequestOption) error 
 		}
 	}
 	if isErr {
-		return newAPIError(r.method, r.path, resp, data, snap, hasRate)
+		return st, newAPIError(r.method, r.path, resp, data, snap, hasRate)
 	}
 	if r.out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
+		return st, nil
 	}
 	if err := json.Unmarshal(data, r.out); err != nil {
-		return &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, TraceID: traceIDOf(data), Err: err}
+		return st, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, TraceID: traceIDOf(data), Err: err}
 	}
 	if a, ok := r.out.(rawAttacher); ok {
 		a.attachRaw(data)
 	}
-	return nil
+	return st, nil
 }
 
 var errBodyTooLarge = errors.New("response body exceeds the SDK's size limit")
@@ -657,6 +700,19 @@ func (c *Client) logResponse(_ retryablehttp.Logger, resp *http.Response) {
 	}
 	c.logger.LogAttrs(resp.Request.Context(), slog.LevelDebug, "contacts: response",
 		slog.String("method", resp.Request.Method), slog.String("path", resp.Request.URL.Path), slog.Int("status", resp.StatusCode))
+}
+
+// tokenRecorder sits below the auth layer and notes, per request, the
+// access token each attempt carried, so a 401 can invalidate exactly it.
+type tokenRecorder struct{ base http.RoundTripper }
+
+func (t tokenRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if st := retry.FromContext(req.Context()); st != nil {
+		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+			st.SetToken(tok)
+		}
+	}
+	return t.base.RoundTrip(req)
 }
 
 // location returns id, or the client's default location when id is empty.

@@ -62,6 +62,10 @@ type APIError struct {
 	// spec).
 	DuplicateContactID string
 	MatchingField      string
+	// RequiredScope is set on a 401 or 403 the API blamed on the token's
+	// scopes: the scope the operation needs (contacts.readonly or
+	// contacts.write).
+	RequiredScope string
 	// RateLimit is the response's rate-limit snapshot, nil if absent.
 	RateLimit *RateLimit
 	// RetryAfter is the server's Retry-After, 0 if absent.
@@ -146,6 +150,9 @@ func (e *APIError) Error() string {
 		}
 		b.WriteString(")")
 	}
+	if e.RequiredScope != "" {
+		fmt.Fprintf(&b, " (the operation needs the %s scope)", e.RequiredScope)
+	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
@@ -176,6 +183,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusTooManyRequests && e.RateLimit != nil && e.RateLimit.DailyLimit != -1 && e.RateLimit.DailyRemaining == 0
 	case ErrServer:
 		return e.StatusCode >= 500
+	case ErrMissingScope:
+		return e.RequiredScope != ""
 	}
 	return false
 }

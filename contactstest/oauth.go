@@ -75,6 +75,9 @@ const (
 	// MsgLocationNotActive is the live API's 400 message when a token is
 	// asked for a location that is not active; it is recoverable.
 	MsgLocationNotActive = "Location is not active"
+	// MsgAppUninstalled is the error_description of a refresh with a
+	// refresh token that Uninstall revoked (still an invalid_grant).
+	MsgAppUninstalled = "the app was uninstalled from this location: its refresh token was revoked"
 )
 
 const formContentType = "application/x-www-form-urlencoded"
@@ -175,6 +178,9 @@ type oauthState struct {
 	// tokens they were shown) to their grant.
 	grants   map[string]*oauthGrant
 	inactive map[string]bool // location IDs marked inactive
+	// uninstalled remembers refresh tokens Uninstall revoked, so a refresh
+	// with one says why it fails.
+	uninstalled map[string]bool
 
 	// Installations: an app is installed on a location when it was
 	// installed there (locInstalls) or on its agency (coInstalls) and not
@@ -195,6 +201,7 @@ func newOAuthState() *oauthState {
 		refresh:     map[string]*refreshToken{},
 		grants:      map[string]*oauthGrant{},
 		inactive:    map[string]bool{},
+		uninstalled: map[string]bool{},
 		locInstalls: map[appKey]time.Time{},
 		coInstalls:  map[appKey]time.Time{},
 		removed:     map[appKey]bool{},
@@ -387,6 +394,7 @@ func (s *Server) Uninstall(clientID, id string) error {
 	for v, rt := range s.oauth.refresh {
 		if g := rt.grant; g.clientID == clientID && dead(g.locationID, g.companyID, g.userType) {
 			delete(s.oauth.refresh, v)
+			s.oauth.uninstalled[v] = true
 		}
 	}
 	for v, ac := range s.oauth.codes {
@@ -523,6 +531,8 @@ func (s *Server) serveToken(c *call) {
 			value := form.Get("refresh_token")
 			rt := s.oauth.refresh[value]
 			switch {
+			case rt == nil && s.oauth.uninstalled[value]:
+				return c.invalidGrant(MsgAppUninstalled)
 			case rt == nil || rt.grant.clientID != app.ClientID:
 				return c.invalidGrant(MsgRefreshTokenInvalid)
 			case !now.Before(rt.expires):

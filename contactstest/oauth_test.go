@@ -587,7 +587,7 @@ func TestOAuthUninstall(t *testing.T) {
 		}
 	}
 	r := oauthPostToken(t, srv, oauthRefreshForm(app, refreshed.str("refresh_token")))
-	oauthExpectError(t, r, http.StatusBadRequest, "invalid_grant", contactstest.MsgRefreshTokenInvalid)
+	oauthExpectError(t, r, http.StatusBadRequest, "invalid_grant", contactstest.MsgAppUninstalled)
 
 	// The other location keeps the app.
 	if r := oauthGetContact(t, srv, there.str("access_token"), ctThere.ID); r.status != http.StatusOK {

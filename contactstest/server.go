@@ -484,3 +484,11 @@ func (c *call) fail(status int, messages ...string) {
 func (s *Server) writeError(w http.ResponseWriter, status int, msg string) {
 	s.writeRaw(w, status, map[string]any{"statusCode": status, "message": msg, "error": errorNames[status], "traceId": s.traceID()})
 }
+
+// String describes the server without its tokens or secrets.
+func (s *Server) String() string {
+	return fmt.Sprintf("contactstest.Server{URL: %q, location: %q}", s.URL, s.defaultLocation)
+}
+
+// GoString is String.
+func (s *Server) GoString() string { return s.String() }

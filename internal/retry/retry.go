@@ -31,6 +31,18 @@ type State struct {
 	Method     string
 	MaxRetries int
 	Attempts   atomic.Int32
+	token      atomic.Pointer[string]
+}
+
+// SetToken records the access token an attempt was sent with.
+func (s *State) SetToken(tok string) { s.token.Store(&tok) }
+
+// Token returns the access token of the latest attempt, "" if none.
+func (s *State) Token() string {
+	if p := s.token.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 type stateKey struct{}

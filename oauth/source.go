@@ -1,0 +1,287 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults of a Source.
+const (
+	// DefaultRefreshSkew is how long before expiry a token is refreshed.
+	DefaultRefreshSkew = 5 * time.Minute
+	// DefaultLockTTL bounds how long one refresh may hold the store's lock.
+	DefaultLockTTL = 30 * time.Second
+	// DefaultRefreshTimeout bounds one refresh, lock wait included.
+	DefaultRefreshTimeout = 20 * time.Second
+)
+
+// ErrUnsaved is returned (wrapped) while a refreshed token could not be
+// saved: its access token is withheld until the new refresh token is
+// durably stored, which the Source retries on every call.
+var ErrUnsaved = errors.New("oauth: the refreshed token is not saved yet")
+
+// Source is the refreshing token source for one key of a TokenStore. It
+// implements oauth2.TokenSource (give it to contacts.WithTokenSource) and
+// contacts.TokenInvalidator (so a client's 401 triggers one refresh). It is
+// safe for concurrent use; one Source per key per process is enough, and
+// Manager keeps them for you.
+type Source struct {
+	cfg       *Config
+	store     TokenStore
+	key       Key
+	ctx       context.Context
+	skew      time.Duration
+	lockTTL   time.Duration
+	timeout   time.Duration
+	now       func() time.Time
+	logger    *slog.Logger
+	agency    *Source // fallback: exchange this agency token for the location
+	agencyKey *Key
+
+	mu      sync.Mutex
+	cur     Token
+	have    bool
+	invalid string // an access token the API rejected
+	pending *Token // refreshed but not yet saved
+}
+
+// SourceOption configures a Source.
+type SourceOption func(*Source)
+
+// WithRefreshSkew sets how long before expiry the token is refreshed.
+func WithRefreshSkew(d time.Duration) SourceOption { return func(s *Source) { s.skew = d } }
+
+// WithLockTTL sets the lease of the store lock taken for a refresh.
+func WithLockTTL(d time.Duration) SourceOption { return func(s *Source) { s.lockTTL = d } }
+
+// WithRefreshTimeout bounds one refresh, lock wait included.
+func WithRefreshTimeout(d time.Duration) SourceOption { return func(s *Source) { s.timeout = d } }
+
+// WithClock sets the clock used to judge expiry (default time.Now).
+func WithClock(now func() time.Time) SourceOption { return func(s *Source) { s.now = now } }
+
+// WithLogger logs refreshes (key, outcome; never tokens) to l.
+func WithLogger(l *slog.Logger) SourceOption { return func(s *Source) { s.logger = l } }
+
+// WithAgencyFallback makes a location Source obtain its token by exchanging
+// the agency token stored under companyKey (refreshed as needed) when the
+// location has no token, no refresh token, or its own refresh fails with
+// ErrInvalidGrant, ErrAppRevoked or ErrLocationInactive.
+func WithAgencyFallback(companyKey Key) SourceOption {
+	return func(s *Source) { s.agencyKey = &companyKey }
+}
+
+// NewSource returns the refreshing source for key. ctx bounds every
+// refresh (oauth2.TokenSource has no context of its own); use
+// context.Background() for a long-lived client.
+func NewSource(ctx context.Context, cfg *Config, store TokenStore, key Key, opts ...SourceOption) *Source {
+	s := &Source{cfg: cfg, store: store, key: key, ctx: ctx, skew: DefaultRefreshSkew, lockTTL: DefaultLockTTL,
+		timeout: DefaultRefreshTimeout, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.agencyKey != nil {
+		s.agency = NewSource(ctx, cfg, store, *s.agencyKey, WithRefreshSkew(s.skew), WithLockTTL(s.lockTTL),
+			WithRefreshTimeout(s.timeout), WithClock(s.now), WithLogger(s.logger))
+	}
+	return s
+}
+
+// Key returns the source's store key.
+func (s *Source) Key() Key { return s.key }
+
+// Token implements oauth2.TokenSource: it returns a valid access token,
+// refreshing it first if it expires within the skew or was invalidated.
+func (s *Source) Token() (*oauth2.Token, error) {
+	t, err := s.Current(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.OAuth2(), nil
+}
+
+// Current is Token with the whole record: scopes, IDs, expiry.
+func (s *Source) Current(ctx context.Context) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.usable(s.cur) && s.have && s.pending == nil {
+		return s.cur, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	t, err := s.obtain(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	s.cur, s.have = t, true
+	return t, nil
+}
+
+// InvalidateToken implements contacts.TokenInvalidator: if accessToken is
+// the current token, the next call refreshes it (once, for every caller).
+func (s *Source) InvalidateToken(accessToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if accessToken != "" && s.cur.AccessToken == accessToken {
+		s.invalid = accessToken
+	}
+}
+
+func (s *Source) usable(t Token) bool {
+	return t.ValidFor(s.now(), s.skew) && t.AccessToken != s.invalid
+}
+
+// obtain returns a usable token: stored, refreshed or exchanged. s.mu is
+// held, so one call per key runs in this process at a time.
+func (s *Source) obtain(ctx context.Context) (Token, error) {
+	if s.pending != nil {
+		return s.savePending(ctx)
+	}
+	t, err := s.store.Load(ctx, s.key)
+	switch {
+	case err == nil && s.usable(t):
+		return t, nil
+	case err != nil && !errors.Is(err, ErrNoToken):
+		return Token{}, fmt.Errorf("oauth: loading %s: %w", s.key, err)
+	}
+
+	unlock, err := s.store.Lock(ctx, s.key, s.lockTTL)
+	if err != nil {
+		return Token{}, fmt.Errorf("oauth: locking %s for a refresh: %w", s.key, err)
+	}
+	defer unlock()
+	// Another process may have refreshed while we waited for the lock.
+	t, err = s.store.Load(ctx, s.key)
+	switch {
+	case err == nil && s.usable(t):
+		s.logger.Debug("oauth: token refreshed by another holder", "key", s.key.String())
+		return t, nil
+	case errors.Is(err, ErrNoToken):
+		if s.agency != nil {
+			return s.exchange(ctx, Token{})
+		}
+		return Token{}, fmt.Errorf("oauth: %s: %w", s.key, ErrNoToken)
+	case err != nil:
+		return Token{}, fmt.Errorf("oauth: loading %s: %w", s.key, err)
+	}
+	if t.RefreshToken == "" {
+		if s.agency != nil {
+			return s.exchange(ctx, t)
+		}
+		return Token{}, fmt.Errorf("oauth: %s: the stored token expired and has no refresh token", s.key)
+	}
+
+	fresh, err := s.cfg.Refresh(ctx, t.RefreshToken, t.UserType)
+	if err != nil {
+		s.logger.Warn("oauth: refresh failed", "key", s.key.String(), "error", err)
+		if s.agency != nil && (errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrLocationInactive)) {
+			return s.exchange(ctx, t)
+		}
+		return Token{}, err // the stored token is left as it was
+	}
+	s.logger.Info("oauth: token refreshed", "key", s.key.String(), "expiry", fresh.Expiry)
+	return s.save(ctx, merge(t, fresh))
+}
+
+// exchange obtains a location token from the agency fallback and stores it
+// over prev.
+func (s *Source) exchange(ctx context.Context, prev Token) (Token, error) {
+	agency, err := s.agency.Current(ctx)
+	if err != nil {
+		return Token{}, fmt.Errorf("oauth: agency fallback for %s: %w", s.key, err)
+	}
+	fresh, err := s.cfg.LocationToken(ctx, agency, s.key.LocationID)
+	if err != nil {
+		return Token{}, fmt.Errorf("oauth: agency fallback for %s: %w", s.key, err)
+	}
+	// A location token from the exchange has no refresh token: do not let
+	// merge resurrect a refresh token the API has just refused.
+	merged := merge(prev, fresh)
+	merged.RefreshToken = fresh.RefreshToken
+	s.logger.Info("oauth: location token obtained from the agency", "key", s.key.String())
+	return s.save(ctx, merged)
+}
+
+// saveAttempts is how often a Save is tried before the refresh fails.
+const saveAttempts = 3
+
+// save stores t (CAS on t.Version). If it cannot, the token is kept as
+// pending and an error wrapping ErrUnsaved is returned: its access token is
+// not used until its refresh token is stored.
+func (s *Source) save(ctx context.Context, t Token) (Token, error) {
+	var err error
+	for range saveAttempts {
+		var saved Token
+		saved, err = s.store.Save(ctx, s.key, t)
+		if err == nil {
+			s.pending, s.invalid = nil, ""
+			return saved, nil
+		}
+		if errors.Is(err, ErrConflict) || ctx.Err() != nil {
+			break
+		}
+	}
+	s.pending = &t
+	s.logger.Error("oauth: could not save a refreshed token", "key", s.key.String(), "error", err)
+	return Token{}, fmt.Errorf("oauth: %s refreshed, but saving its new refresh token failed (%w); the new access token is withheld until it is saved: %w", s.key, err, ErrUnsaved)
+}
+
+// savePending retries saving a refreshed token. If the store changed in
+// between (a conflict), the stored token wins when it is usable.
+func (s *Source) savePending(ctx context.Context) (Token, error) {
+	t, err := s.save(ctx, *s.pending)
+	if err == nil || !errors.Is(err, ErrConflict) {
+		return t, err
+	}
+	stored, lerr := s.store.Load(ctx, s.key)
+	if lerr == nil && s.usable(stored) {
+		s.logger.Warn("oauth: dropped an unsaved refresh in favour of a newer stored token", "key", s.key.String())
+		s.pending = nil
+		return stored, nil
+	}
+	return Token{}, err
+}
+
+// String describes the source without tokens.
+func (s *Source) String() string { return "oauth.Source{" + s.key.String() + "}" }
+
+// GoString is String.
+func (s *Source) GoString() string { return s.String() }
+
+// Install exchanges an authorization code and stores the token under the
+// key it belongs to (LocationKey or CompanyKey of cfg.App()), replacing a
+// token stored there before. It returns the key and the stored token.
+func Install(ctx context.Context, cfg *Config, store TokenStore, code string, userType UserType) (Key, Token, error) {
+	t, err := cfg.Exchange(ctx, code, userType)
+	if err != nil {
+		return Key{}, Token{}, err
+	}
+	key := LocationKey(cfg.App(), t.LocationID)
+	if t.UserType == Company || userType == Company {
+		key = CompanyKey(cfg.App(), t.CompanyID)
+	}
+	if err := key.Validate(); err != nil {
+		return Key{}, Token{}, fmt.Errorf("oauth: install: the token names no location or company: %w", err)
+	}
+	for range saveAttempts {
+		prev, err := store.Load(ctx, key)
+		if err != nil && !errors.Is(err, ErrNoToken) {
+			return key, Token{}, err
+		}
+		t.Version = prev.Version
+		saved, err := store.Save(ctx, key, t)
+		if err == nil {
+			return key, saved, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return key, Token{}, fmt.Errorf("oauth: install: saving the token: %w", err)
+		}
+	}
+	return key, Token{}, fmt.Errorf("oauth: install: saving the token: %w", ErrConflict)
+}

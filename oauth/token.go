@@ -1,0 +1,148 @@
+package oauth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// UserType is the kind of account a token acts for.
+type UserType string
+
+// User types of the token endpoint's user_type.
+const (
+	// Location is a sub-account token: what the contacts API accepts.
+	Location UserType = "Location"
+	// Company is an agency token: exchange it for Location tokens.
+	Company UserType = "Company"
+)
+
+// Key names one stored token: an app's token for one location or one
+// company. Exactly one of LocationID and CompanyID is set.
+type Key struct {
+	AppID      string
+	LocationID string
+	CompanyID  string
+}
+
+// LocationKey is the key of an app's token for a location.
+func LocationKey(appID, locationID string) Key { return Key{AppID: appID, LocationID: locationID} }
+
+// CompanyKey is the key of an app's agency token for a company.
+func CompanyKey(appID, companyID string) Key { return Key{AppID: appID, CompanyID: companyID} }
+
+// Subject returns "location:<id>" or "company:<id>".
+func (k Key) Subject() string {
+	if k.CompanyID != "" {
+		return "company:" + k.CompanyID
+	}
+	return "location:" + k.LocationID
+}
+
+// String returns "<app>/<subject>".
+func (k Key) String() string { return k.AppID + "/" + k.Subject() }
+
+// Validate reports whether the key names exactly one subject of an app.
+func (k Key) Validate() error {
+	switch {
+	case k.AppID == "":
+		return fmt.Errorf("oauth: key %s has no app ID", k)
+	case (k.LocationID == "") == (k.CompanyID == ""):
+		return fmt.Errorf("oauth: key %s must name exactly one of a location or a company", k)
+	case strings.ContainsAny(k.AppID+k.LocationID+k.CompanyID, "/\x00"):
+		return fmt.Errorf("oauth: key %s contains '/' or NUL", k)
+	}
+	return nil
+}
+
+// Token is a stored OAuth token with the metadata the token endpoint
+// returns alongside it. Formatting a Token with %v, %+v or %#v never prints
+// the access or refresh token.
+type Token struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry"`
+	// Scopes are the scopes granted.
+	Scopes            []string `json:"scopes,omitempty"`
+	UserType          UserType `json:"user_type,omitempty"`
+	LocationID        string   `json:"location_id,omitempty"`
+	CompanyID         string   `json:"company_id,omitempty"`
+	UserID            string   `json:"user_id,omitempty"`
+	PlanID            string   `json:"plan_id,omitempty"`
+	ApprovedLocations []string `json:"approved_locations,omitempty"`
+	// UpdatedAt is when the token was last written.
+	UpdatedAt time.Time `json:"updated_at"`
+	// Version is the store's version of this token, for compare-and-swap;
+	// 0 for a token never stored. Stores set it; callers pass it back.
+	Version int64 `json:"-"`
+}
+
+// HasScope reports whether the token was granted scope.
+func (t Token) HasScope(scope string) bool { return slices.Contains(t.Scopes, scope) }
+
+// ValidFor reports whether the access token is set and will not expire
+// within d of now. A zero Expiry never expires.
+func (t Token) ValidFor(now time.Time, d time.Duration) bool {
+	return t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(d).Before(t.Expiry))
+}
+
+// OAuth2 returns the token as an *oauth2.Token.
+func (t Token) OAuth2() *oauth2.Token {
+	typ := t.TokenType
+	if typ == "" {
+		typ = "Bearer"
+	}
+	return &oauth2.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: typ, Expiry: t.Expiry}
+}
+
+// merge returns fresh with the metadata of prev kept where the token
+// endpoint's answer left it out (a refresh answer may omit locationId,
+// companyId or userType), so stored metadata survives every refresh.
+func merge(prev, fresh Token) Token {
+	if fresh.RefreshToken == "" {
+		fresh.RefreshToken = prev.RefreshToken
+	}
+	if len(fresh.Scopes) == 0 {
+		fresh.Scopes = prev.Scopes
+	}
+	if fresh.UserType == "" {
+		fresh.UserType = prev.UserType
+	}
+	if fresh.LocationID == "" {
+		fresh.LocationID = prev.LocationID
+	}
+	if fresh.CompanyID == "" {
+		fresh.CompanyID = prev.CompanyID
+	}
+	if fresh.UserID == "" {
+		fresh.UserID = prev.UserID
+	}
+	if fresh.PlanID == "" {
+		fresh.PlanID = prev.PlanID
+	}
+	if len(fresh.ApprovedLocations) == 0 {
+		fresh.ApprovedLocations = prev.ApprovedLocations
+	}
+	fresh.Version = prev.Version
+	return fresh
+}
+
+// String describes the token without its secrets.
+func (t Token) String() string {
+	return fmt.Sprintf("oauth.Token{type: %s, location: %q, company: %q, scopes: %v, expiry: %s, version: %d, access: %s, refresh: %s}",
+		t.UserType, t.LocationID, t.CompanyID, t.Scopes, t.Expiry.Format(time.RFC3339), t.Version, redact(t.AccessToken), redact(t.RefreshToken))
+}
+
+// GoString is String, so %#v does not print secrets either.
+func (t Token) GoString() string { return t.String() }
+
+func redact(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return "[redacted]"
+}
