@@ -17,6 +17,18 @@
 //   - stored metadata (locationId, companyId, userType, scopes) survives
 //     every refresh, and no error ever deletes a stored token.
 //
+// What no client can prevent: the token endpoint rotates the refresh token
+// when it processes the request, so if its answer never arrives (the
+// connection drops or times out after the request was sent), or the
+// process dies before the rotated token is saved, the stored refresh token
+// is dead and the next refresh fails with ErrInvalidGrant; the location
+// must be re-authorized (or served through WithAgencyFallback). Source
+// narrows the window: once a refresh request is sent, neither the caller's
+// cancellation nor its deadline abandons it (it is bounded by the lock's
+// lease instead), and a rotated token the store refused (ErrUnsaved) is
+// kept in memory only, so keep the store healthy and the process up until
+// ErrUnsaved clears.
+//
 // Stores: NewMemoryStore (one process), NewFileStore (one machine),
 // NewSQLStore (database/sql: SQLite, PostgreSQL). Manager hands out one
 // *contacts.Client per location sharing one HTTP transport. Agency
@@ -30,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,6 +148,9 @@ func (c Config) String() string {
 // GoString is String.
 func (c Config) GoString() string { return c.String() }
 
+// LogValue is String, so log/slog handlers do not print the secret.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 func (c *Config) baseURL() string {
 	if c.BaseURL == "" {
 		return contacts.DefaultBaseURL
@@ -151,11 +167,16 @@ func (c *Config) App() string {
 	return id
 }
 
+// httpClient returns the client for token requests. It never follows
+// redirects: a 307/308 would re-send the form — client secret and refresh
+// token — to wherever the redirect points.
 func (c *Config) httpClient() *http.Client {
+	hc := http.Client{Timeout: 30 * time.Second}
 	if c.HTTPClient != nil {
-		return c.HTTPClient
+		hc = *c.HTTPClient
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &hc
 }
 
 // OAuth2 returns the equivalent *oauth2.Config: the API's authorization and

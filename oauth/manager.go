@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 
+	"golang.org/x/time/rate"
+
 	contacts "github.com/gymflow/contacts-go"
 )
 
@@ -21,9 +23,11 @@ type Manager struct {
 	clientOpts []contacts.Option
 	srcOpts    []SourceOption
 	ctx        context.Context
+	limiter    func(locationID string) *rate.Limiter
 
 	mu      sync.Mutex
 	clients map[string]*contacts.Client
+	sources map[string]*Source // one per location, so one refresh at a time per key
 }
 
 // ManagerOption configures a Manager.
@@ -42,6 +46,13 @@ func WithAgency(companyID string) ManagerOption {
 	}
 }
 
+// WithRateLimiters sets how each location's client-side limiter is made
+// (default: contacts.DefaultRateLimiter, one per location, since the API's
+// budget is per app and location).
+func WithRateLimiters(newLimiter func(locationID string) *rate.Limiter) ManagerOption {
+	return func(m *Manager) { m.limiter = newLimiter }
+}
+
 // WithClientOptions adds options to every client the manager builds.
 func WithClientOptions(opts ...contacts.Option) ManagerOption {
 	return func(m *Manager) { m.clientOpts = append(m.clientOpts, opts...) }
@@ -55,9 +66,12 @@ func WithSourceOptions(opts ...SourceOption) ManagerOption {
 // NewManager returns a manager for cfg's app. ctx bounds token refreshes
 // for the manager's lifetime.
 func NewManager(ctx context.Context, cfg *Config, store TokenStore, opts ...ManagerOption) *Manager {
-	m := &Manager{cfg: cfg, store: store, ctx: ctx, clients: map[string]*contacts.Client{}}
+	m := &Manager{cfg: cfg, store: store, ctx: ctx, clients: map[string]*contacts.Client{}, sources: map[string]*Source{}}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.limiter == nil {
+		m.limiter = func(string) *rate.Limiter { return contacts.DefaultRateLimiter() }
 	}
 	if m.httpClient == nil {
 		m.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: contacts.DefaultTimeout}
@@ -71,21 +85,32 @@ func (m *Manager) HTTPClient() *http.Client { return m.httpClient }
 // Client returns the client for a location, building it on first use. A
 // location whose token lacks contacts.write gets a read-only client
 // (contacts.WithReadOnly), so writes fail before any I/O.
+//
+// The first call for a location may refresh its token; it does so without
+// holding up calls for other locations.
 func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Client, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.clients[locationID]; c != nil {
-		return c, nil
-	}
 	key := LocationKey(m.cfg.App(), locationID)
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
-	srcOpts := m.srcOpts
-	if m.agency != nil {
-		srcOpts = append(append([]SourceOption(nil), srcOpts...), WithAgencyFallback(*m.agency))
+	m.mu.Lock()
+	if c := m.clients[locationID]; c != nil {
+		m.mu.Unlock()
+		return c, nil
 	}
-	src := NewSource(m.ctx, m.cfg, m.store, key, srcOpts...)
+	src := m.sources[locationID]
+	if src == nil {
+		srcOpts := m.srcOpts
+		if m.agency != nil {
+			srcOpts = append(append([]SourceOption(nil), srcOpts...), WithAgencyFallback(*m.agency))
+		}
+		src = NewSource(m.ctx, m.cfg, m.store, key, srcOpts...)
+		m.sources[locationID] = src
+	}
+	m.mu.Unlock()
+
+	// Token I/O (a refresh, a wait for another process's lock) happens
+	// outside m.mu; src serializes the callers for this location.
 	tok, err := src.Current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: client for location %s: %w", locationID, err)
@@ -95,7 +120,7 @@ func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Clie
 		contacts.WithHTTPClient(m.httpClient),
 		contacts.WithTokenSource(src),
 		contacts.WithLocationID(locationID),
-		contacts.WithRateLimiter(contacts.DefaultRateLimiter()),
+		contacts.WithRateLimiter(m.limiter(locationID)),
 	}
 	if len(tok.Scopes) > 0 && !tok.HasScope(contacts.ScopeContactsWrite) {
 		opts = append(opts, contacts.WithReadOnly())
@@ -103,6 +128,14 @@ func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Clie
 	c, err := contacts.NewClient(append(opts, m.clientOpts...)...)
 	if err != nil {
 		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prev := m.clients[locationID]; prev != nil {
+		return prev, nil // built meanwhile by another caller
+	}
+	if m.sources[locationID] != src {
+		return c, nil // forgotten meanwhile: do not cache
 	}
 	m.clients[locationID] = c
 	return c, nil
@@ -113,6 +146,7 @@ func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Clie
 func (m *Manager) Forget(locationID string) {
 	m.mu.Lock()
 	delete(m.clients, locationID)
+	delete(m.sources, locationID)
 	m.mu.Unlock()
 }
 

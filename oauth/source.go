@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -49,7 +50,21 @@ type Source struct {
 	have    bool
 	invalid string // an access token the API rejected
 	pending *Token // refreshed but not yet saved
+	spent   string // the refresh token pending was obtained with
+	failure *failure
 }
+
+// failure remembers a refresh the API refused, so that every API call does
+// not knock on the token endpoint again with the same dead token.
+type failure struct {
+	err     error
+	version int64 // the stored version that failed
+	until   time.Time
+}
+
+// failureBackoff is how long a refused refresh is not retried (unless the
+// stored token changes meanwhile, e.g. by a re-install).
+const failureBackoff = 30 * time.Second
 
 // SourceOption configures a Source.
 type SourceOption func(*Source)
@@ -156,6 +171,7 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 		return Token{}, fmt.Errorf("oauth: locking %s for a refresh: %w", s.key, err)
 	}
 	defer unlock()
+	leaseEnd := time.Now().Add(s.lockTTL)
 	// Another process may have refreshed while we waited for the lock.
 	t, err = s.store.Load(ctx, s.key)
 	switch {
@@ -164,7 +180,7 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 		return t, nil
 	case errors.Is(err, ErrNoToken):
 		if s.agency != nil {
-			return s.exchange(ctx, Token{})
+			return s.exchange(ctx, Token{}, true)
 		}
 		return Token{}, fmt.Errorf("oauth: %s: %w", s.key, ErrNoToken)
 	case err != nil:
@@ -172,39 +188,65 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 	}
 	if t.RefreshToken == "" {
 		if s.agency != nil {
-			return s.exchange(ctx, t)
+			return s.exchange(ctx, t, true)
 		}
 		return Token{}, fmt.Errorf("oauth: %s: the stored token expired and has no refresh token", s.key)
 	}
+	if f := s.failure; f != nil && f.version == t.Version && s.now().Before(f.until) {
+		return Token{}, f.err
+	}
 
-	fresh, err := s.cfg.Refresh(ctx, t.RefreshToken, t.UserType)
+	if err := ctx.Err(); err != nil {
+		return Token{}, err // nothing spent yet
+	}
+	// Once the request is sent the refresh token may be spent, whatever
+	// happens to the answer: a caller's cancellation or deadline (a
+	// shutdown, say) must not throw the answer away or keep the rotated
+	// token from being saved. The refresh and the save are bounded by the
+	// lease instead.
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseEnd)
+	defer cancel()
+	fresh, err := s.cfg.Refresh(rctx, t.RefreshToken, t.UserType)
 	if err != nil {
 		s.logger.Warn("oauth: refresh failed", "key", s.key.String(), "error", err)
 		if s.agency != nil && (errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrLocationInactive)) {
-			return s.exchange(ctx, t)
+			// "Location is not active" leaves the refresh token valid: keep it.
+			return s.exchange(ctx, t, errors.Is(err, ErrInvalidGrant))
+		}
+		if errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrInvalidClient) {
+			s.failure = &failure{err: err, version: t.Version, until: s.now().Add(failureBackoff)}
 		}
 		return Token{}, err // the stored token is left as it was
 	}
+	s.failure = nil
 	s.logger.Info("oauth: token refreshed", "key", s.key.String(), "expiry", fresh.Expiry)
-	return s.save(ctx, merge(t, fresh))
+	s.spent = t.RefreshToken
+	return s.save(rctx, merge(t, fresh))
 }
 
 // exchange obtains a location token from the agency fallback and stores it
-// over prev.
-func (s *Source) exchange(ctx context.Context, prev Token) (Token, error) {
+// over prev; dropRefresh drops prev's refresh token, which the API refused.
+func (s *Source) exchange(ctx context.Context, prev Token, dropRefresh bool) (Token, error) {
 	agency, err := s.agency.Current(ctx)
 	if err != nil {
 		return Token{}, fmt.Errorf("oauth: agency fallback for %s: %w", s.key, err)
 	}
 	fresh, err := s.cfg.LocationToken(ctx, agency, s.key.LocationID)
 	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+			s.agency.InvalidateToken(agency.AccessToken) // refresh it next time
+		}
 		return Token{}, fmt.Errorf("oauth: agency fallback for %s: %w", s.key, err)
 	}
 	// A location token from the exchange has no refresh token: do not let
 	// merge resurrect a refresh token the API has just refused.
 	merged := merge(prev, fresh)
-	merged.RefreshToken = fresh.RefreshToken
+	if dropRefresh {
+		merged.RefreshToken = fresh.RefreshToken
+	}
 	s.logger.Info("oauth: location token obtained from the agency", "key", s.key.String())
+	s.spent = prev.RefreshToken
 	return s.save(ctx, merged)
 }
 
@@ -232,20 +274,27 @@ func (s *Source) save(ctx context.Context, t Token) (Token, error) {
 	return Token{}, fmt.Errorf("oauth: %s refreshed, but saving its new refresh token failed (%w); the new access token is withheld until it is saved: %w", s.key, err, ErrUnsaved)
 }
 
-// savePending retries saving a refreshed token. If the store changed in
-// between (a conflict), the stored token wins when it is usable.
+// savePending retries saving a refreshed token. It saves only over the
+// token it was refreshed from: if the store moved on meanwhile (another
+// install, or the token was deleted), the stored state wins and the
+// pending token is dropped, so a stale refresh can never overwrite a newer
+// installation, and a conflict cannot wedge the Source.
 func (s *Source) savePending(ctx context.Context) (Token, error) {
-	t, err := s.save(ctx, *s.pending)
-	if err == nil || !errors.Is(err, ErrConflict) {
-		return t, err
+	stored, err := s.store.Load(ctx, s.key)
+	switch {
+	case err == nil && stored.RefreshToken == s.spent:
+		p := *s.pending
+		p.Version = stored.Version
+		return s.save(ctx, p)
+	case err != nil && !errors.Is(err, ErrNoToken):
+		return Token{}, fmt.Errorf("oauth: loading %s: %w (a refreshed token is still unsaved: %w)", s.key, err, ErrUnsaved)
 	}
-	stored, lerr := s.store.Load(ctx, s.key)
-	if lerr == nil && s.usable(stored) {
-		s.logger.Warn("oauth: dropped an unsaved refresh in favour of a newer stored token", "key", s.key.String())
-		s.pending = nil
+	s.logger.Warn("oauth: dropped an unsaved refresh: the stored token changed meanwhile", "key", s.key.String())
+	s.pending = nil
+	if err == nil && s.usable(stored) {
 		return stored, nil
 	}
-	return Token{}, err
+	return s.obtain(ctx)
 }
 
 // String describes the source without tokens.

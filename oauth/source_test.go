@@ -2,9 +2,13 @@ package oauth_test
 
 import (
 	"bytes"
+	"net/http"
+	"sync/atomic"
+
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"strings"
 	"sync"
@@ -271,8 +275,6 @@ func TestAgencyExchangeAndFallback(t *testing.T) {
 	ctx := context.Background()
 	scopes := []string{contacts.ScopeContactsReadonly, contacts.ScopeContactsWrite, contacts.ScopeOAuthWrite}
 	e := newEnv(t, nil, scopes...)
-	loc, _ := e.srv.Contact("") // no-op: keep the default location
-	_ = loc
 	company := e.stored(t).CompanyID
 	agencyKey := e.install(t, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: company, Scopes: scopes})
 	if agencyKey != oauth.CompanyKey(e.cfg.App(), company) {
@@ -319,7 +321,18 @@ func TestManagerClientsShareTransportNotBudgets(t *testing.T) {
 	company := e.stored(t).CompanyID
 	second := e.srv.AddLocation("", company, contactstest.LocationSettings{})
 	e.key = e.install(t, contactstest.Grant{UserType: contactstest.UserTypeLocation, LocationID: second, Scopes: []string{contacts.ScopeContactsReadonly}})
-	m := oauth.NewManager(ctx, e.cfg, e.store, oauth.WithSourceOptions(oauth.WithClock(e.clock.Now)))
+	var calls atomic.Int32
+	shared := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		calls.Add(1)
+		return e.srv.HTTPClient().Transport.RoundTrip(r)
+	})}
+	limiters := map[string]*rate.Limiter{}
+	m := oauth.NewManager(ctx, e.cfg, e.store, oauth.WithSourceOptions(oauth.WithClock(e.clock.Now)), oauth.WithHTTPClient(shared),
+		oauth.WithRateLimiters(func(loc string) *rate.Limiter {
+			l := rate.NewLimiter(rate.Every(time.Hour), 10)
+			limiters[loc] = l
+			return l
+		}))
 	a, err := m.Client(ctx, e.srv.LocationID())
 	if err != nil {
 		t.Fatal(err)
@@ -342,16 +355,26 @@ func TestManagerClientsShareTransportNotBudgets(t *testing.T) {
 	if e.srv.RequestCount() != before {
 		t.Error("the refused write reached the API")
 	}
-	// Each client keeps its own rate-limit view.
-	ct := e.srv.SeedContact(contactstest.Contact{FirstName: "Ana"})
-	if _, err := a.Contacts.Get(ctx, ct.ID); err != nil {
+	// Both clients go through the one shared transport, each on its own limiter.
+	ours := e.srv.SeedContact(contactstest.Contact{FirstName: "Ana"})
+	theirs := e.srv.SeedContact(contactstest.Contact{LocationID: second, FirstName: "Zoe"})
+	for range 3 {
+		if _, err := a.Contacts.Get(ctx, ours.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Contacts.Get(ctx, theirs.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.RateLimit(); !ok {
-		t.Error("client a saw no rate limit")
+	if n := calls.Load(); n != 4 {
+		t.Errorf("the shared transport carried %d calls, want 4", n)
 	}
-	if _, ok := b.RateLimit(); ok {
-		t.Error("client b shares client a's rate-limit state")
+	la, lb := limiters[e.srv.LocationID()], limiters[second]
+	if len(limiters) != 2 || la == lb {
+		t.Fatalf("limiters = %v", limiters)
+	}
+	if ta, tb := la.Tokens(), lb.Tokens(); ta > 7.01 || tb < 8.99 || tb > 9.01 {
+		t.Errorf("limiter tokens a=%.2f b=%.2f, want 7 and 9: each location spends its own budget", ta, tb)
 	}
 }
 

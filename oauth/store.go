@@ -120,6 +120,9 @@ func (m *MemoryStore) Lock(ctx context.Context, key Key, ttl time.Duration) (fun
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
+	if ttl <= 0 {
+		return nil, errors.New("oauth: lock ttl must be positive")
+	}
 	return pollLock(ctx, func() (func(), bool) {
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -139,6 +140,10 @@ func (t Token) String() string {
 
 // GoString is String, so %#v does not print secrets either.
 func (t Token) GoString() string { return t.String() }
+
+// LogValue is String, so log/slog handlers (the JSON one would otherwise
+// marshal the token, secrets included) do not print secrets either.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 func redact(s string) string {
 	if s == "" {
