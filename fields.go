@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,7 +117,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time, _ = ParseTime(s)
 		return nil
 	}
-	if ms, err := strconv.ParseFloat(string(b), 64); err == nil {
+	// Epoch milliseconds within ±10,000 years; anything else is not a time.
+	if ms, err := strconv.ParseFloat(string(b), 64); err == nil && math.Abs(ms) < 3.2e14 {
 		t.Time = time.UnixMilli(int64(ms)).UTC()
 	}
 	return nil

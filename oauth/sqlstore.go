@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gymflow/contacts-go/internal/sqlbusy"
 )
 
 // Dialect is the SQL dialect of a SQLStore's database.
@@ -309,7 +311,7 @@ func (s *SQLStore) Lock(ctx context.Context, key Key, ttl time.Duration) (func()
 			// The statement may have taken the lease before ctx ended.
 			s.unlock(key, holder)
 			return nil, false // pollLock returns ctx's error
-		case err != nil && s.busy(err):
+		case err != nil && s.dialect == SQLite && sqlbusy.IsBusy(err):
 			return nil, false // try again
 		case err != nil:
 			fatal = err
@@ -335,45 +337,9 @@ func (s *SQLStore) unlock(key Key, holder string) {
 	})
 }
 
-// busyRetryFor bounds how long a statement is retried while SQLite reports
-// the database busy.
-const busyRetryFor = 30 * time.Second
-
-// retry runs f, again while SQLite reports the database busy (which a
-// busy timeout mostly prevents), until ctx ends or busyRetryFor passes.
-// A statement refused as busy did not run, so running it again is safe.
+// retry runs f, again while SQLite reports the database busy.
 func (s *SQLStore) retry(ctx context.Context, f func() error) error {
-	deadline := time.Now().Add(busyRetryFor)
-	wait := time.Millisecond
-	for {
-		err := f()
-		if err == nil || !s.busy(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 100*time.Millisecond)
-	}
-}
-
-// busy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED, as
-// modernc.org/sqlite (an error with a Code method) or another driver (by
-// its message) reports it.
-func (s *SQLStore) busy(err error) bool {
-	if s.dialect != SQLite {
-		return false
-	}
-	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
-		code := coded.Code() & 0xff // the primary result code
-		return code == 5 || code == 6
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked") ||
-		strings.Contains(msg, "SQLITE_BUSY")
+	return sqlbusy.Retry(ctx, s.dialect == SQLite, f)
 }
 
 // String describes the store without its tokens or connection details.

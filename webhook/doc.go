@@ -1,0 +1,51 @@
+// Package webhook receives the Contacts API's webhooks safely: signatures
+// verified over the raw body, stale and repeated deliveries refused, events
+// decoded into types, and a delivery acknowledged only once the
+// application has handled it.
+//
+//	v, err := webhook.NewVerifier(webhook.WithEd25519Key(os.Getenv("CONTACTS_WEBHOOK_ED25519_KEY")))
+//	h, err := webhook.NewHandler(v, func(ctx context.Context, ev webhook.Event) error {
+//		switch e := ev.(type) {
+//		case *webhook.ContactCreate:
+//			return members.Link(ctx, e.Contact.ID, e.Contact.Email)
+//		case *webhook.TaskComplete:
+//			return tasks.Close(ctx, e.Task.ID)
+//		}
+//		return nil // unknown or unhandled events are acknowledged
+//	})
+//	http.Handle("POST /webhooks/contacts", h)
+//
+// # Verification
+//
+// The API signs the exact bytes it sends: x-ghl-signature with Ed25519
+// (the current scheme; the public key is in the app's settings) and the
+// legacy x-wh-signature with RSA-SHA256, whose published key
+// (PublishedRSAKey) a Verifier trusts by default. Keys are accepted as PEM,
+// base64 or hex, several at once for rotation. A request without a valid
+// signature never reaches the application; only the loudly named
+// InsecureAcceptUnsignedForLocalDevelopment lets unsigned requests through.
+//
+// # Replays and duplicates
+//
+// A delivery whose timestamp is more than the replay window (5 minutes)
+// from now is refused, and each webhookId is handled once: the Handler
+// claims the ID in a DedupStore before calling the application and records
+// the outcome after. MemoryDedup (bounded) serves one instance; NewSQLDedup
+// shares the record between instances.
+//
+// # Failures
+//
+// The API redelivers an event only after a 429; any other failure loses
+// it. So when the application returns an error, the Handler answers 429
+// with Retry-After, releases the webhookId and accepts the redelivery even
+// though its timestamp has aged meanwhile. Webhooks are still not a
+// complete change feed: reconcile by polling the API as well.
+//
+// # Events
+//
+// Parse decodes every documented event — ContactCreate, ContactUpdate,
+// ContactDelete, ContactTagUpdate, ContactDndUpdate, TaskCreate,
+// TaskComplete, TaskDelete, NoteCreate, NoteUpdate, NoteDelete,
+// AppointmentCreate, AppointmentUpdate, AppointmentDelete, INSTALL,
+// UNINSTALL — leniently; other types arrive as *Unknown with the raw body.
+package webhook
