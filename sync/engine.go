@@ -1,0 +1,910 @@
+package contactsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	contacts "github.com/gymflow/contacts-go"
+)
+
+// Errors that stop a run.
+var (
+	// ErrBudgetExhausted: the engine's daily budget of API calls for the
+	// location is spent (or the server's daily remaining fell to the
+	// reserve). The run stops; what was not processed is processed by the
+	// next run.
+	ErrBudgetExhausted = errors.New("contactsync: daily API budget exhausted")
+)
+
+// DeletePolicy says what happens to a contact when its member is deleted
+// in GymFlow. Only contacts the sync created or linked are ever touched.
+type DeletePolicy struct {
+	op    string
+	tag   string
+	field contacts.CustomFieldInput
+}
+
+// ArchiveWithTag archives by adding a tag (the default, with tag
+// "gymflow-archived").
+func ArchiveWithTag(tag string) DeletePolicy { return DeletePolicy{op: "tag", tag: tag} }
+
+// ArchiveWithDND archives by switching the contact's DND on.
+func ArchiveWithDND() DeletePolicy { return DeletePolicy{op: "dnd"} }
+
+// ArchiveWithField archives by writing a custom field, e.g.
+// contacts.FieldByKey("member_status", "archived").
+func ArchiveWithField(f contacts.CustomFieldInput) DeletePolicy {
+	return DeletePolicy{op: "field", field: f}
+}
+
+// DeleteContacts deletes the contact (with its tasks and notes) — only on
+// this explicit policy.
+func DeleteContacts() DeletePolicy { return DeletePolicy{op: "delete"} }
+
+// DefaultArchiveTag is the tag of the default delete policy.
+const DefaultArchiveTag = "gymflow-archived"
+
+// Metrics receives the engine's counters and gauges, so they can be wired
+// to Prometheus or OpenTelemetry without this package depending on either.
+// Names are prefixed "contactsync_".
+type Metrics interface {
+	Counter(name string, delta int64, labels map[string]string)
+	Gauge(name string, value float64, labels map[string]string)
+}
+
+// Progress is reported after every change the engine finishes.
+type Progress struct {
+	Processed int
+	Failed    int
+	APICalls  int64
+}
+
+// Engine syncs GymFlow members into one location of the Contacts API. Run
+// one Apply or SyncMembers at a time per state store: the engine
+// serializes the changes of a member within a run, not across processes.
+type Engine struct {
+	client      *contacts.Client
+	store       StateStore
+	mapping     *Mapping
+	policies    Policies
+	own         Ownership
+	deletion    DeletePolicy
+	welcome     func(lead Member, now time.Time) Task
+	concurrency int
+	budget      int
+	reserve     int
+	refresh     bool
+	dryRun      bool
+	logger      *slog.Logger
+	metrics     Metrics
+	progress    func(Progress)
+	now         func() time.Time
+
+	budgetMu sync.Mutex
+	day      string
+	used     int
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithPolicies sets the per-field merge policies (default GymFlowWins).
+func WithPolicies(p Policies) Option { return func(e *Engine) { e.policies = p } }
+
+// WithTagOwnership sets which contact tags the sync owns and may remove
+// (default: the tags it wrote).
+func WithTagOwnership(o Ownership) Option { return func(e *Engine) { e.own = o } }
+
+// WithDeletePolicy sets what a GymFlow delete does (default
+// ArchiveWithTag(DefaultArchiveTag)).
+func WithDeletePolicy(p DeletePolicy) Option { return func(e *Engine) { e.deletion = p } }
+
+// WithWelcomeTask sets the task created for a new lead (default: "Welcome
+// <first name>", due a day after the signup).
+func WithWelcomeTask(f func(lead Member, now time.Time) Task) Option {
+	return func(e *Engine) { e.welcome = f }
+}
+
+// WithConcurrency sets how many members are processed at once (default 4).
+// Changes of one member are always processed in order by one worker.
+func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = max(n, 1) } }
+
+// WithDailyBudget caps the API calls the engine makes per UTC day for the
+// location (0: no cap of its own), and keeps reserve calls of the
+// server-reported daily remaining for other integrations (default 1,000).
+func WithDailyBudget(calls, reserve int) Option {
+	return func(e *Engine) { e.budget, e.reserve = max(calls, 0), max(reserve, 0) }
+}
+
+// WithRefreshRelated makes every member upsert re-read the contact's tasks
+// and notes from the API (two calls) and reconcile them with GymFlow's:
+// records deleted in the CRM are recreated, records edited in the CRM are
+// rewritten to GymFlow's version.
+func WithRefreshRelated(on bool) Option { return func(e *Engine) { e.refresh = on } }
+
+// WithDryRun makes runs plan their writes without sending any
+// (Report.Planned lists them) and without changing the store.
+func WithDryRun(on bool) Option { return func(e *Engine) { e.dryRun = on } }
+
+// WithLogger sends structured records per run and per failure to l.
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) {
+		if l != nil {
+			e.logger = l
+		}
+	}
+}
+
+// WithMetrics sends the engine's counters and gauges to m.
+func WithMetrics(m Metrics) Option { return func(e *Engine) { e.metrics = m } }
+
+// WithProgress calls f after every change processed (from worker
+// goroutines; keep it quick).
+func WithProgress(f func(Progress)) Option { return func(e *Engine) { e.progress = f } }
+
+// WithClock sets the engine's clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// NewEngine returns an engine writing through client (whose rate limiter
+// and retries it relies on) into client's default location.
+func NewEngine(client *contacts.Client, store StateStore, mapping *Mapping, opts ...Option) (*Engine, error) {
+	if client == nil || store == nil || mapping == nil {
+		return nil, errors.New("contactsync: NewEngine needs a client, a state store and a mapping")
+	}
+	if client.LocationID() == "" {
+		return nil, errors.New("contactsync: the client needs a default location (contacts.WithLocationID)")
+	}
+	e := &Engine{client: client, store: store, mapping: mapping, deletion: ArchiveWithTag(DefaultArchiveTag),
+		welcome: defaultWelcome, concurrency: 4, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now}
+	e.own = Ownership{Written: true}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.deletion.op == "tag" && strings.TrimSpace(e.deletion.tag) == "" {
+		return nil, errors.New("contactsync: the archive tag is empty")
+	}
+	return e, nil
+}
+
+func defaultWelcome(lead Member, now time.Time) Task {
+	name, _ := lead.Fields["first_name"].(string)
+	title := "Welcome"
+	if name = strings.TrimSpace(name); name != "" {
+		title += " " + name
+	}
+	return Task{Title: title, Body: "Say hello and book the first visit.", Due: now.Add(24 * time.Hour)}
+}
+
+// SyncMembers syncs every member of the sequence (a batch run): new
+// members are created, changed ones updated, unchanged ones cost nothing.
+// The sequence is consumed once, with bounded memory.
+func (e *Engine) SyncMembers(ctx context.Context, members iter.Seq2[Member, error]) (*Report, error) {
+	return e.Apply(ctx, func(yield func(Change, error) bool) {
+		for m, err := range members {
+			if !yield(MemberUpserted{Member: m}, err) {
+				return
+			}
+		}
+	})
+}
+
+// Apply processes incremental GymFlow changes. Changes of one member are
+// processed in order; members in parallel. Writes pending from a crashed
+// run are resolved first. A run stops early on a cancelled context, an
+// exhausted budget, a store failure or an authorization error, returning
+// the report so far and the error; a bad record or a refused write is only
+// a failure in the report.
+func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*Report, error) {
+	r := &run{e: e, report: &Report{RunID: newRunID(e.now()), Started: e.now(), DryRun: e.dryRun}}
+	e.logger.Info("contactsync: run started", "run", r.report.RunID, "dryRun", e.dryRun)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+
+	if !e.dryRun {
+		if err := r.resolvePending(ctx); err != nil {
+			cancel(err)
+		}
+	}
+
+	queues := make([]chan Change, e.concurrency)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan Change, 16)
+		wg.Go(func() {
+			for ch := range queues[i] {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				r.process(ctx, ch)
+			}
+		})
+	}
+	var inputErr error
+	for ch, err := range changes {
+		if err != nil {
+			inputErr = fmt.Errorf("contactsync: reading changes: %w", err)
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		queues[shard(ch.MemberID(), len(queues))] <- ch
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+
+	err := inputErr
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	r.finish(err)
+	return r.report, err
+}
+
+func shard(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// run is the state of one Apply.
+type run struct {
+	e      *Engine
+	cancel context.CancelCauseFunc
+	report *Report
+
+	mu        sync.Mutex // guards report's slices and counters below
+	processed int
+	apiCalls  atomic.Int64
+}
+
+// stop ends the run early with err.
+func (r *run) stop(err error) {
+	r.e.logger.Error("contactsync: run stopping", "run", r.report.RunID, "error", err)
+	r.cancel(err)
+}
+
+// fatal reports whether err must stop the run rather than fail one record.
+func fatal(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrBudgetExhausted) || errors.Is(err, contacts.ErrUnauthorized) ||
+		errors.Is(err, contacts.ErrForbidden) || errors.Is(err, contacts.ErrReadOnly) ||
+		errors.Is(err, contacts.ErrDailyLimitExceeded) || errors.Is(err, errStore) || errors.Is(err, ErrBadMapping)
+}
+
+// errStore marks state store failures, which stop a run: without the
+// store the engine cannot keep its exactly-once promise.
+var errStore = errors.New("contactsync: state store failure")
+
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", errStore, err)
+}
+
+func (r *run) process(ctx context.Context, ch Change) {
+	var err error
+	switch c := ch.(type) {
+	case MemberUpserted:
+		err = r.upsertMember(ctx, c.Member)
+	case TagsChanged:
+		err = r.changeTags(ctx, c)
+	case TaskUpserted:
+		err = r.upsertChild(ctx, c.Member, KindTask, c.Task.ID, taskPayload(c.Task, r.e.now()))
+	case NoteUpserted:
+		err = r.upsertChild(ctx, c.Member, KindNote, c.Note.ID, notePayload(c.Note))
+	case MemberDeleted:
+		err = r.deleteMember(ctx, c.Member)
+	case LeadSignedUp:
+		err = r.leadSignup(ctx, c.Lead)
+	default:
+		err = fmt.Errorf("contactsync: unknown change %T", ch)
+	}
+	if err != nil {
+		if fatal(err) {
+			r.stop(err)
+		} else {
+			r.fail(ch.MemberID(), err)
+		}
+	}
+	r.mu.Lock()
+	r.processed++
+	p := Progress{Processed: r.processed, Failed: len(r.report.Failures), APICalls: r.apiCalls.Load()}
+	r.mu.Unlock()
+	if r.e.progress != nil {
+		r.e.progress(p)
+	}
+}
+
+// fail records a failed record and goes on.
+func (r *run) fail(memberID string, err error) {
+	reason := err.Error()
+	r.mu.Lock()
+	r.report.Failures = append(r.report.Failures, Failure{MemberID: memberID, Reason: reason, BadRecord: errors.Is(err, ErrBadRecord)})
+	r.report.Failed++
+	r.mu.Unlock()
+	r.e.logger.Warn("contactsync: record failed", "run", r.report.RunID, "member", memberID, "error", reason)
+	r.e.count("records_failed_total", 1)
+}
+
+func (r *run) add(field *int, n int) {
+	r.mu.Lock()
+	*field += n
+	r.mu.Unlock()
+}
+
+func (r *run) plan(memberID, op string, body any) {
+	r.mu.Lock()
+	r.report.Planned = append(r.report.Planned, PlannedWrite{MemberID: memberID, Op: op, Body: body})
+	r.mu.Unlock()
+}
+
+// call makes one SDK call, counting its HTTP attempts, watching the rate
+// limit and spending the budget.
+func (r *run) call(f func(opts ...contacts.RequestOption) error) error {
+	if err := r.e.spend(); err != nil {
+		return err
+	}
+	var meta contacts.Response
+	err := f(contacts.WithResponse(&meta))
+	n := int64(meta.Attempts)
+	var te *contacts.TransportError
+	if errors.As(err, &te) {
+		n = int64(max(te.Attempts, 1))
+	} else if n == 0 && err != nil && !errors.Is(err, contacts.ErrInvalidArgument) {
+		n = 1
+	}
+	r.apiCalls.Add(n)
+	r.e.spendMore(int(n) - 1)
+	if meta.HasRateLimit {
+		r.mu.Lock()
+		r.report.RateLimit = meta.RateLimit
+		r.mu.Unlock()
+		if meta.RateLimit.DailyRemaining >= 0 && meta.RateLimit.DailyRemaining <= r.e.reserve {
+			r.e.exhaust()
+		}
+	}
+	return err
+}
+
+// spend takes one call from the day's budget.
+func (e *Engine) spend() error {
+	e.budgetMu.Lock()
+	defer e.budgetMu.Unlock()
+	if day := e.now().UTC().Format(time.DateOnly); day != e.day {
+		e.day, e.used = day, 0
+	}
+	if e.used < 0 || e.budget > 0 && e.used >= e.budget {
+		return ErrBudgetExhausted
+	}
+	e.used++
+	return nil
+}
+
+func (e *Engine) spendMore(n int) {
+	if n <= 0 {
+		return
+	}
+	e.budgetMu.Lock()
+	e.used += n
+	e.budgetMu.Unlock()
+}
+
+// exhaust marks today's budget spent (the server's reserve was reached).
+func (e *Engine) exhaust() {
+	e.budgetMu.Lock()
+	e.used = -1
+	e.budgetMu.Unlock()
+}
+
+func (e *Engine) count(name string, delta int64) {
+	if e.metrics != nil && delta != 0 {
+		e.metrics.Counter("contactsync_"+name, delta, nil)
+	}
+}
+
+// --- members ---------------------------------------------------------------
+
+// memberIntent is the data of a member create intent: enough to find the
+// contact again, or to create it if the write never happened.
+type memberIntent struct {
+	Email    string                 `json:"email,omitempty"`
+	Phone    string                 `json:"phone,omitempty"`
+	Body     contacts.ContactCreate `json:"body"`
+	Hash     string                 `json:"hash"`
+	Snapshot json.RawMessage        `json:"snapshot"`
+	Tags     []string               `json:"tags,omitempty"`
+}
+
+func memberKey(op, id string) string { return op + "/member/" + id }
+
+func (r *run) upsertMember(ctx context.Context, m Member) error {
+	if m.ID == "" {
+		return fmt.Errorf("%w: member without an ID", ErrBadRecord)
+	}
+	mapped, err := r.e.mapping.Apply(m)
+	if err != nil {
+		return err
+	}
+	r.add(&r.report.Members, 1)
+	link, err := r.e.store.Link(ctx, KindMember, m.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		link, err = r.createContact(ctx, m, mapped)
+	case err != nil:
+		return storeErr(err)
+	default:
+		link, err = r.updateContact(ctx, m, mapped, link)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Tasks != nil || m.Notes != nil || r.e.refresh {
+		return r.syncChildren(ctx, m, link)
+	}
+	return nil
+}
+
+func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link, error) {
+	body := mapped.CreateBody()
+	snapshot, err := mapped.Marshal()
+	if err != nil {
+		return Link{}, err
+	}
+	if r.e.dryRun {
+		r.plan(m.ID, "create contact", body)
+		r.add(&r.report.Created, 1)
+		r.add(&r.report.TagsAdded, len(mapped.Tags))
+		return Link{Kind: KindMember, LocalID: m.ID}, nil
+	}
+	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags}
+	key := memberKey("create", m.ID)
+	if err := r.putIntent(ctx, key, KindMember, m.ID, "create", in); err != nil {
+		return Link{}, err
+	}
+	return r.create(ctx, m.ID, key, in, true)
+}
+
+// create sends a contact create recorded in intent key and links the
+// result. retry allows one more create when the first provably failed.
+func (r *run) create(ctx context.Context, memberID, key string, in memberIntent, retry bool) (Link, error) {
+	var c *contacts.Contact
+	err := r.call(func(o ...contacts.RequestOption) (err error) {
+		c, err = r.e.client.Contacts.Create(ctx, in.Body, o...)
+		return err
+	})
+	link := Link{Kind: KindMember, LocalID: memberID, Hash: in.Hash, State: in.Snapshot, Tags: in.Tags, UpdatedAt: r.e.now()}
+	var apiErr *contacts.APIError
+	switch {
+	case err == nil:
+		link.RemoteID = c.ID
+		if err := r.e.store.Commit(ctx, link, key); err != nil {
+			return Link{}, storeErr(err)
+		}
+		r.add(&r.report.Created, 1)
+		r.add(&r.report.TagsAdded, len(in.Tags))
+		r.e.count("contacts_created_total", 1)
+		return link, nil
+	case errors.As(err, &apiErr) && apiErr.DuplicateContactID != "":
+		// The location refuses duplicates: link the existing contact and
+		// bring it up to date.
+		return r.linkExisting(ctx, memberID, key, in, apiErr.DuplicateContactID)
+	case fatal(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return Link{}, err
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return Link{}, err // the intent stays: the next run resolves it
+	}
+	// A 422, a 5xx or a lost connection: the API may have created the
+	// contact anyway (it is known to answer 422 and create). Look it up
+	// before trying again.
+	found, lerr := r.lookup(ctx, in)
+	if lerr != nil {
+		return Link{}, errors.Join(err, lerr)
+	}
+	if found != "" {
+		return r.linkExisting(ctx, memberID, key, in, found)
+	}
+	if errors.Is(err, contacts.ErrValidation) || !retry {
+		if errors.Is(err, contacts.ErrValidation) {
+			if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+				return Link{}, storeErr(derr)
+			}
+		}
+		return Link{}, fmt.Errorf("creating the contact: %w", err)
+	}
+	return r.create(ctx, memberID, key, in, false)
+}
+
+// lookup finds the contact a create intent may have made.
+func (r *run) lookup(ctx context.Context, in memberIntent) (string, error) {
+	if in.Email == "" && in.Phone == "" {
+		return "", nil
+	}
+	var dup *contacts.Contact
+	err := r.call(func(o ...contacts.RequestOption) (err error) {
+		dup, err = r.e.client.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: in.Email, Phone: in.Phone}, o...)
+		return err
+	})
+	if err != nil || dup == nil {
+		return "", err
+	}
+	return dup.ID, nil
+}
+
+// linkExisting links a member to a contact that already exists and writes
+// GymFlow's values and tags onto it.
+func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberIntent, contactID string) (Link, error) {
+	last := Link{Kind: KindMember, LocalID: memberID, RemoteID: contactID}
+	mapped, err := UnmarshalMapped(in.Snapshot)
+	if err != nil {
+		return Link{}, err
+	}
+	upd, need := PlanUpdate(mapped, Mapped{}, nil, time.Time{}, r.e.policies)
+	if need {
+		err := r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Contacts.Update(ctx, contactID, upd, o...)
+			return err
+		})
+		if err != nil {
+			return Link{}, fmt.Errorf("updating the existing contact %s: %w", contactID, err)
+		}
+	}
+	if len(in.Tags) > 0 {
+		if err := r.addTags(ctx, contactID, in.Tags); err != nil {
+			return Link{}, err
+		}
+		r.add(&r.report.TagsAdded, len(in.Tags))
+	}
+	last.Hash, last.State, last.Tags, last.UpdatedAt = in.Hash, in.Snapshot, in.Tags, r.e.now()
+	if err := r.e.store.Commit(ctx, last, key); err != nil {
+		return Link{}, storeErr(err)
+	}
+	r.add(&r.report.Linked, 1)
+	r.e.count("contacts_linked_total", 1)
+	return last, nil
+}
+
+func (r *run) addTags(ctx context.Context, contactID string, tags []string) error {
+	return r.call(func(o ...contacts.RequestOption) error {
+		_, err := r.e.client.Tags.Add(ctx, contactID, tags, o...)
+		return err
+	})
+}
+
+func (r *run) removeTags(ctx context.Context, contactID string, tags []string) error {
+	return r.call(func(o ...contacts.RequestOption) error {
+		_, err := r.e.client.Tags.Remove(ctx, contactID, tags, o...)
+		return err
+	})
+}
+
+func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link Link) (Link, error) {
+	hash := mapped.Hash()
+	var upd contacts.ContactUpdate
+	need := false
+	var snapshot []byte
+	if hash != link.Hash {
+		last, err := UnmarshalMapped(link.State)
+		if err != nil {
+			last = Mapped{} // unknown: write everything
+		}
+		upd, need = PlanUpdate(mapped, last, nil, m.UpdatedAt, r.e.policies)
+		if snapshot, err = mapped.Marshal(); err != nil {
+			return Link{}, err
+		}
+	}
+	add, remove := DiffTags(mapped.Tags, link.Tags, nil, r.e.own)
+	if !link.Archived && !need && len(add) == 0 && len(remove) == 0 {
+		if hash != link.Hash && !r.e.dryRun {
+			// Mapped values changed, but the policies keep the CRM's: remember.
+			link.Hash, link.State = hash, snapshot
+			if err := r.e.store.PutLink(ctx, link); err != nil {
+				return Link{}, storeErr(err)
+			}
+		}
+		r.add(&r.report.Unchanged, 1)
+		return link, nil
+	}
+
+	key := memberKey("update", m.ID)
+	if !r.e.dryRun {
+		if err := r.putIntent(ctx, key, KindMember, m.ID, "update", nil); err != nil {
+			return Link{}, err
+		}
+	}
+	if link.Archived {
+		// The member is back: lift the archive first.
+		if err := r.unarchive(ctx, &link); err != nil {
+			return Link{}, err
+		}
+	}
+	if need {
+		if r.e.dryRun {
+			r.plan(m.ID, "update contact", upd)
+		} else {
+			err := r.call(func(o ...contacts.RequestOption) error {
+				_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, upd, o...)
+				return err
+			})
+			if errors.Is(err, contacts.ErrNotFound) {
+				// Deleted in the CRM: GymFlow still has the member, so it
+				// is created again.
+				r.e.logger.Warn("contactsync: contact deleted in the CRM, creating it again", "member", m.ID, "contact", link.RemoteID)
+				if err := r.e.store.DeleteLink(ctx, KindMember, m.ID); err != nil {
+					return Link{}, storeErr(err)
+				}
+				if err := r.e.store.DeleteIntent(ctx, key); err != nil {
+					return Link{}, storeErr(err)
+				}
+				return r.createContact(ctx, m, mapped)
+			}
+			if err != nil {
+				return Link{}, fmt.Errorf("updating the contact: %w", err)
+			}
+		}
+	}
+	if snapshot != nil {
+		link.Hash, link.State = hash, snapshot
+	}
+	if len(add) > 0 || len(remove) > 0 {
+		if err := r.writeTags(ctx, m.ID, &link, add, remove); err != nil {
+			return Link{}, err
+		}
+	}
+	r.add(&r.report.Updated, 1)
+	r.e.count("contacts_updated_total", 1)
+	if r.e.dryRun {
+		return link, nil
+	}
+	link.UpdatedAt = r.e.now()
+	if err := r.e.store.Commit(ctx, link, key); err != nil {
+		return Link{}, storeErr(err)
+	}
+	return link, nil
+}
+
+// writeTags adds and removes tags (one call each) and updates the tags
+// the link owns.
+func (r *run) writeTags(ctx context.Context, memberID string, link *Link, add, remove []string) error {
+	if r.e.dryRun {
+		if len(add) > 0 {
+			r.plan(memberID, "add tags", add)
+		}
+		if len(remove) > 0 {
+			r.plan(memberID, "remove tags", remove)
+		}
+	} else {
+		if len(add) > 0 {
+			if err := r.addTags(ctx, link.RemoteID, add); err != nil {
+				return fmt.Errorf("adding tags: %w", err)
+			}
+		}
+		if len(remove) > 0 {
+			if err := r.removeTags(ctx, link.RemoteID, remove); err != nil && !errors.Is(err, contacts.ErrNotFound) {
+				return fmt.Errorf("removing tags: %w", err)
+			}
+		}
+	}
+	r.add(&r.report.TagsAdded, len(add))
+	r.add(&r.report.TagsRemoved, len(remove))
+	link.Tags = applyTagDiff(link.Tags, add, remove)
+	return nil
+}
+
+func applyTagDiff(written, add, remove []string) []string {
+	out := make([]string, 0, len(written)+len(add))
+	drop := map[string]bool{}
+	for _, t := range remove {
+		drop[t] = true
+	}
+	seen := map[string]bool{}
+	for _, t := range append(append([]string(nil), written...), add...) {
+		if !drop[t] && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// changeTags applies a TagsChanged event: one add and/or one remove call.
+func (r *run) changeTags(ctx context.Context, c TagsChanged) error {
+	link, err := r.e.store.Link(ctx, KindMember, c.Member)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("tags changed for member %s, which is not synced yet", c.Member)
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	desired := applyTagDiff(link.Tags, cleanTags(c.Added), cleanTags(c.Removed))
+	add, remove := DiffTags(desired, link.Tags, nil, r.e.own)
+	if len(add) == 0 && len(remove) == 0 {
+		r.add(&r.report.Unchanged, 1)
+		return nil
+	}
+	if !r.e.dryRun {
+		if err := r.putIntent(ctx, memberKey("tags", c.Member), KindMember, c.Member, "tags", nil); err != nil {
+			return err
+		}
+	}
+	if err := r.writeTags(ctx, c.Member, &link, add, remove); err != nil {
+		return err
+	}
+	if r.e.dryRun {
+		return nil
+	}
+	link.UpdatedAt = r.e.now()
+	return storeErr(r.e.store.Commit(ctx, link, memberKey("tags", c.Member)))
+}
+
+func cleanTags(in []string) []string {
+	var out []string
+	for _, t := range in {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// deleteMember archives (or deletes) the contact of a deleted member.
+func (r *run) deleteMember(ctx context.Context, memberID string) error {
+	link, err := r.e.store.Link(ctx, KindMember, memberID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // never synced: nothing of ours to touch
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	if link.Archived {
+		r.add(&r.report.Unchanged, 1)
+		return nil
+	}
+	p := r.e.deletion
+	if r.e.dryRun {
+		r.plan(memberID, "archive ("+p.op+")", link.RemoteID)
+		return nil
+	}
+	key := memberKey("delete", memberID)
+	if err := r.putIntent(ctx, key, KindMember, memberID, p.op, nil); err != nil {
+		return err
+	}
+	switch p.op {
+	case "delete":
+		err := r.call(func(o ...contacts.RequestOption) error { return r.e.client.Contacts.Delete(ctx, link.RemoteID, o...) })
+		if err != nil && !errors.Is(err, contacts.ErrNotFound) {
+			return fmt.Errorf("deleting the contact: %w", err)
+		}
+		for _, kind := range []Kind{KindTask, KindNote} {
+			children, err := r.e.store.MemberLinks(ctx, kind, memberID)
+			if err != nil {
+				return storeErr(err)
+			}
+			for _, c := range children {
+				if err := r.e.store.DeleteLink(ctx, kind, c.LocalID); err != nil {
+					return storeErr(err)
+				}
+			}
+		}
+		if err := r.e.store.DeleteLink(ctx, KindMember, memberID); err != nil {
+			return storeErr(err)
+		}
+		r.add(&r.report.Deleted, 1)
+		return storeErr(r.e.store.DeleteIntent(ctx, key))
+	case "tag":
+		err = r.addTags(ctx, link.RemoteID, []string{p.tag})
+	case "dnd":
+		err = r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, contacts.ContactUpdate{DND: contacts.Ptr(true)}, o...)
+			return err
+		})
+	case "field":
+		err = r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, contacts.ContactUpdate{CustomFields: []contacts.CustomFieldInput{p.field}}, o...)
+			return err
+		})
+	}
+	if err != nil && !errors.Is(err, contacts.ErrNotFound) {
+		return fmt.Errorf("archiving the contact: %w", err)
+	}
+	link.Archived = true
+	link.UpdatedAt = r.e.now()
+	r.add(&r.report.Archived, 1)
+	r.e.count("contacts_archived_total", 1)
+	return storeErr(r.e.store.Commit(ctx, link, key))
+}
+
+// unarchive reverses an archive for a member that came back.
+func (r *run) unarchive(ctx context.Context, link *Link) error {
+	p := r.e.deletion
+	if r.e.dryRun {
+		r.plan(link.LocalID, "unarchive ("+p.op+")", link.RemoteID)
+		link.Archived = false
+		return nil
+	}
+	var err error
+	switch p.op {
+	case "tag":
+		err = r.removeTags(ctx, link.RemoteID, []string{p.tag})
+	case "dnd":
+		err = r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, contacts.ContactUpdate{DND: contacts.Ptr(false)}, o...)
+			return err
+		})
+	case "field":
+		f := p.field
+		f.Value = ""
+		err = r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, contacts.ContactUpdate{CustomFields: []contacts.CustomFieldInput{f}}, o...)
+			return err
+		})
+	}
+	if err != nil && !errors.Is(err, contacts.ErrNotFound) {
+		return fmt.Errorf("lifting the archive: %w", err)
+	}
+	link.Archived = false
+	return nil
+}
+
+// leadSignup creates the lead's contact and one welcome task, once per lead.
+func (r *run) leadSignup(ctx context.Context, lead Member) error {
+	doneKey := "lead/" + lead.ID
+	if done, err := r.e.store.Done(ctx, doneKey); err != nil {
+		return storeErr(err)
+	} else if done {
+		r.add(&r.report.Unchanged, 1)
+		return nil
+	}
+	if err := r.upsertMember(ctx, lead); err != nil {
+		return err
+	}
+	link, err := r.e.store.Link(ctx, KindMember, lead.ID)
+	if err != nil && !(r.e.dryRun && errors.Is(err, ErrNotFound)) {
+		return storeErr(err)
+	}
+	task := r.e.welcome(lead, r.e.now())
+	task.ID = "welcome/" + lead.ID
+	// A welcome task is written once and never updated: its default due
+	// date depends on when the signup is processed.
+	_, err = r.e.store.Link(ctx, KindTask, task.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if err := r.upsertChildOf(ctx, lead.ID, link.RemoteID, KindTask, task.ID, taskPayload(task, r.e.now())); err != nil {
+			return err
+		}
+		r.add(&r.report.WelcomeTasks, 1)
+	case err != nil:
+		return storeErr(err)
+	}
+	if r.e.dryRun {
+		return nil
+	}
+	_, err = r.e.store.MarkDone(ctx, doneKey)
+	return storeErr(err)
+}
+
+func (r *run) putIntent(ctx context.Context, key string, kind Kind, localID, op string, data any) error {
+	var raw []byte
+	if data != nil {
+		var err error
+		if raw, err = json.Marshal(data); err != nil {
+			return err
+		}
+	}
+	return storeErr(r.e.store.PutIntent(ctx, Intent{Key: key, Kind: kind, LocalID: localID, Op: op, Data: raw, CreatedAt: r.e.now()}))
+}
+
+func newRunID(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }
