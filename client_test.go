@@ -576,3 +576,66 @@ func TestNoRequestBeforeRanging(t *testing.T) {
 	}
 	_ = seq
 }
+
+func TestLimiterPausesUntilTheServerWindowResets(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// A token bucket refills while the server's fixed window does not:
+		// once the server reports its window spent, the client waits a full
+		// interval instead of probing and collecting 429s.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var stamps []time.Time
+		remaining := 2
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			stamps = append(stamps, time.Now())
+			remaining--
+			if remaining < 0 {
+				return status(429, `{}`)(req)
+			}
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(remaining),
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		start := time.Now()
+		for range 2 {
+			if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		remaining = 100 // the window resets
+		if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(stamps) != 3 {
+			t.Fatalf("attempts = %d, want 3 (no probing of the spent window)", len(stamps))
+		}
+		if waited := stamps[2].Sub(start); waited < 10*time.Second {
+			t.Errorf("third call after %v on the fake clock, want a full 10 s interval", waited)
+		}
+	})
+}
+
+func TestLimiterPauseEndsWithTheWindow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// The response that opened the window (99 of 100 left) dates it, so
+		// an evenly paced client resumes when that window ends, not a full
+		// interval after the window ran out.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var stamps []time.Time
+		left := []string{"99", "0", "99"}
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			stamps = append(stamps, time.Now())
+			rem := left[min(len(stamps)-1, len(left)-1)]
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", rem,
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		start := time.Now()
+		c.Contacts.Get(context.Background(), "c1")
+		time.Sleep(6 * time.Second)
+		c.Contacts.Get(context.Background(), "c1") // spends the window at t0+6s
+		c.Contacts.Get(context.Background(), "c1")
+		if got := stamps[2].Sub(start); got < 10*time.Second || got > 11*time.Second {
+			t.Errorf("resumed after %v, want when the window that opened at 0s ends (~10.1s), not at 16s", got)
+		}
+	})
+}

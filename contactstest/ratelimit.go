@@ -18,7 +18,8 @@ type RateLimits struct {
 	// RetryAfter adds a Retry-After header to 429s (the live API's
 	// behaviour is undocumented; off by default so clients cope without).
 	RetryAfter bool
-	// Disabled switches limiting off; the headers are still sent.
+	// Disabled switches limiting off; the headers are still sent and
+	// always show the full budget.
 	Disabled bool
 }
 
@@ -83,7 +84,8 @@ func (l *limiter) admit(c *call) bool {
 	}
 	cfg := l.cfg
 	limited := !cfg.Disabled && (b.used >= cfg.Burst || b.dailyUsed >= cfg.Daily)
-	if !limited {
+	if !limited && !cfg.Disabled {
+		// With limits off nothing is counted: the headers show a full budget.
 		b.used++
 		b.dailyUsed++
 	}

@@ -89,8 +89,13 @@ func (r *run) upsertChildOf(ctx context.Context, memberID, contactID string, kin
 			r.countChild(kind, true)
 			return nil
 		}
-		in := childIntent{MemberID: memberID, ContactID: contactID, Payload: p}
 		key := childKey("create", kind, localID)
+		if done, err := r.resolveEarlier(ctx, key); err != nil {
+			return err
+		} else if done {
+			return r.upsertChildOf(ctx, memberID, contactID, kind, localID, p)
+		}
+		in := childIntent{MemberID: memberID, ContactID: contactID, Payload: p}
 		if err := r.putIntent(ctx, key, kind, localID, "create", in); err != nil {
 			return err
 		}
@@ -185,7 +190,8 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 		return r.commitChild(ctx, key, localID, in, remoteID, true)
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || fatal(err):
 		return err // the intent stays: the next run resolves it
-	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound):
+	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound) || errors.Is(err, contacts.ErrRateLimited):
+		// Refused (a 429 included): the API did not create it.
 		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
 			return storeErr(derr)
 		}

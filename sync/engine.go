@@ -322,6 +322,7 @@ func (r *run) process(ctx context.Context, ch Change) {
 	}
 	r.mu.Lock()
 	r.processed++
+	r.report.Changes++
 	p := Progress{Processed: r.processed, Failed: len(r.report.Failures), APICalls: r.apiCalls.Load()}
 	r.mu.Unlock()
 	if r.e.progress != nil {
@@ -470,8 +471,17 @@ func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link,
 		r.add(&r.report.TagsAdded, len(mapped.Tags))
 		return Link{Kind: KindMember, LocalID: m.ID}, nil
 	}
-	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags}
 	key := memberKey("create", m.ID)
+	if done, err := r.resolveEarlier(ctx, key); err != nil {
+		return Link{}, err
+	} else if done {
+		link, err := r.e.store.Link(ctx, KindMember, m.ID)
+		if err != nil {
+			return Link{}, storeErr(err)
+		}
+		return r.updateContact(ctx, m, mapped, link)
+	}
+	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags}
 	if err := r.putIntent(ctx, key, KindMember, m.ID, "create", in); err != nil {
 		return Link{}, err
 	}
@@ -506,6 +516,13 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		return Link{}, err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return Link{}, err // the intent stays: the next run resolves it
+	case errors.Is(err, contacts.ErrRateLimited):
+		// A 429 means the API did not process the create (and the SDK
+		// already retried it): nothing to look up, nothing pending.
+		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+			return Link{}, storeErr(derr)
+		}
+		return Link{}, fmt.Errorf("creating the contact: %w", err)
 	}
 	// A 422, a 5xx or a lost connection: the API may have created the
 	// contact anyway (it is known to answer 422 and create). Look it up
@@ -526,6 +543,26 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		return Link{}, fmt.Errorf("creating the contact: %w", err)
 	}
 	return r.create(ctx, memberID, key, in, false)
+}
+
+// resolveEarlier resolves the create intent key left by an earlier attempt
+// (a crashed run, or a create that failed and whose lookup failed too)
+// before the record is created again: that create may have happened, and
+// sending another would duplicate the record. done reports that there was
+// such an intent and the record is now linked.
+func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err error) {
+	in, err := r.e.store.Intent(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, storeErr(err)
+	}
+	if err := r.resolve(ctx, in); err != nil {
+		return false, fmt.Errorf("resolving a pending create: %w", err)
+	}
+	r.add(&r.report.Resolved, 1)
+	return true, nil
 }
 
 // lookup finds the contact a create intent may have made.
@@ -732,7 +769,6 @@ func (r *run) changeTags(ctx context.Context, c TagsChanged) error {
 	desired := applyTagDiff(link.Tags, cleanTags(c.Added), cleanTags(c.Removed))
 	add, remove := DiffTags(desired, link.Tags, nil, r.e.own)
 	if len(add) == 0 && len(remove) == 0 {
-		r.add(&r.report.Unchanged, 1)
 		return nil
 	}
 	if !r.e.dryRun {
@@ -770,7 +806,6 @@ func (r *run) deleteMember(ctx context.Context, memberID string) error {
 		return storeErr(err)
 	}
 	if link.Archived {
-		r.add(&r.report.Unchanged, 1)
 		return nil
 	}
 	p := r.e.deletion
@@ -865,8 +900,7 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	if done, err := r.e.store.Done(ctx, doneKey); err != nil {
 		return storeErr(err)
 	} else if done {
-		r.add(&r.report.Unchanged, 1)
-		return nil
+		return nil // a redelivery
 	}
 	if err := r.upsertMember(ctx, lead); err != nil {
 		return err

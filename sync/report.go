@@ -18,7 +18,12 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	DryRun   bool      `json:"dryRun,omitempty"`
 
-	// Members is how many member records were mapped and processed.
+	// Changes is how many changes (member records or events) the run
+	// processed; Members how many of them were member records that mapped
+	// (their outcome: Created, Linked, Updated or Unchanged — creates
+	// resolved from a crashed run count as Created or Linked too, see
+	// Resolved).
+	Changes   int `json:"changes"`
 	Members   int `json:"members"`
 	Created   int `json:"created"`
 	Linked    int `json:"linked"` // linked to a contact that already existed
@@ -42,7 +47,9 @@ type Report struct {
 	Failed   int       `json:"failed"`
 	Failures []Failure `json:"failures,omitempty"`
 
-	// APICalls counts HTTP attempts, retries included.
+	// APICalls counts HTTP attempts, retries included; CallsPerMember
+	// divides them by Members (by Changes when no member record was
+	// processed).
 	APICalls       int64   `json:"apiCalls"`
 	CallsPerMember float64 `json:"callsPerMember"`
 	// RateLimit is the last budget the API reported.
@@ -75,6 +82,7 @@ func (r *Report) String() string {
 	var b strings.Builder
 	dur := r.Finished.Sub(r.Started).Round(time.Millisecond)
 	fmt.Fprintf(&b, "run %s (%s)%s\n", r.RunID, dur, map[bool]string{true: " — dry run", false: ""}[r.DryRun])
+	fmt.Fprintf(&b, "  changes    %d processed\n", r.Changes)
 	fmt.Fprintf(&b, "  members    %d: %d created, %d linked to existing contacts, %d updated, %d unchanged\n",
 		r.Members, r.Created, r.Linked, r.Updated, r.Unchanged)
 	fmt.Fprintf(&b, "  tags       +%d −%d\n", r.TagsAdded, r.TagsRemoved)
@@ -112,8 +120,10 @@ func (r *run) finish(err error) {
 	rep := r.report
 	rep.Finished = r.e.now()
 	rep.APICalls = r.apiCalls.Load()
-	if rep.Members > 0 {
-		rep.CallsPerMember = float64(rep.APICalls) / float64(rep.Members)
+	if n := max(rep.Members, 0); n > 0 {
+		rep.CallsPerMember = float64(rep.APICalls) / float64(n)
+	} else if rep.Changes > 0 {
+		rep.CallsPerMember = float64(rep.APICalls) / float64(rep.Changes)
 	}
 	if err != nil {
 		rep.Stopped = err.Error()
@@ -164,7 +174,14 @@ func (r *run) resolvePending(ctx context.Context) error {
 			if fatal(err) {
 				return err
 			}
-			r.fail(in.LocalID, fmt.Errorf("resolving a pending %s: %w", in.Op, err))
+			memberID := in.LocalID
+			if in.Kind != KindMember {
+				var ci childIntent
+				if json.Unmarshal(in.Data, &ci) == nil && ci.MemberID != "" {
+					memberID = ci.MemberID
+				}
+			}
+			r.fail(memberID, fmt.Errorf("resolving a pending %s of %s %s: %w", in.Op, in.Kind, in.LocalID, err))
 			continue
 		}
 		r.add(&r.report.Resolved, 1)

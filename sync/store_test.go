@@ -29,9 +29,17 @@ const (
 
 // TestMain turns the test binary into a store helper process when the
 // environment asks for one, so that TestSQLiteStoreMultiProcess can run
-// several processes on one database file. It is the package's only
+// several processes on one database file, or into a fake server process
+// for TestLongPeakMemory100k (bench_test.go). It is the package's only
 // TestMain: add other helpers here rather than another TestMain.
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeHelperEnv) != "" { // bench_test.go's fake server process
+		if err := runFakeHelper(); err != nil {
+			fmt.Fprintln(os.Stderr, "fake helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if n := os.Getenv(helperEnv); n != "" {
 		if err := runStoreHelper(n); err != nil {
 			fmt.Fprintln(os.Stderr, "store helper:", err)

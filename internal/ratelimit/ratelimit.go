@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -81,6 +82,16 @@ type Transport struct {
 	Observe func(Snapshot)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// pauseUntil (unix ns) holds every request once the server reported
+	// its window spent: a token bucket refills continuously, but the
+	// API's window does not, so without the pause the client would probe
+	// the spent window and collect 429s until it resets.
+	pauseUntil atomic.Int64
+	// windowStart (unix ns) is when the response that opened the
+	// server's current window arrived (Remaining == Limit-1): the window
+	// began at or before it, so it ends at or before windowStart+Interval.
+	windowStart atomic.Int64
 }
 
 // ErrWaitExceedsDeadline is returned when waiting for the limiter would
@@ -96,6 +107,12 @@ func (t *Transport) now() time.Time {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.waitPause(req); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
 	if t.Limiter != nil {
 		if err := t.Limiter.Wait(req.Context()); err != nil {
 			if req.Body != nil {
@@ -119,6 +136,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ok && t.Observe != nil {
 		t.Observe(snap)
 	}
+	if ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1 {
+		t.windowStart.Store(now.UnixNano())
+	}
 	if t.Limiter != nil {
 		remaining := -1
 		if ok {
@@ -128,8 +148,80 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			remaining = 0
 		}
 		Adapt(t.Limiter, snap, remaining, now)
+		if remaining == 0 && !DailyExhausted(resp.Header) {
+			t.pause(now, snap, resp.Header)
+		}
 	}
 	return resp, nil
+}
+
+// pause holds requests until the server's window has surely reset: for
+// Retry-After when the server sends one; else until one interval after
+// the response that opened the window, when this client saw it (an evenly
+// paced client then loses no time); else one full interval from now.
+func (t *Transport) pause(now time.Time, s Snapshot, h http.Header) {
+	var until time.Time
+	if d, ok := RetryAfter(h, now); ok {
+		until = now.Add(d)
+	} else if s.Interval > 0 {
+		until = now.Add(s.Interval)
+		if ws := time.Unix(0, t.windowStart.Load()); now.Sub(ws) < s.Interval {
+			until = ws.Add(s.Interval + s.Interval/100) // a 1% margin for clock skew
+		}
+	}
+	if !until.After(now) {
+		return
+	}
+	untilNS := until.UnixNano()
+	for {
+		cur := t.pauseUntil.Load()
+		if cur >= untilNS || t.pauseUntil.CompareAndSwap(cur, untilNS) {
+			return
+		}
+	}
+}
+
+// waitPause blocks while the transport is paused, honouring the context.
+func (t *Transport) waitPause(req *http.Request) error {
+	until := t.pauseUntil.Load()
+	if until == 0 {
+		return nil
+	}
+	d := time.Unix(0, until).Sub(t.now())
+	if d <= 0 {
+		return nil
+	}
+	ctx := req.Context()
+	if dl, has := ctx.Deadline(); has && dl.Before(t.now().Add(d)) {
+		return ErrWaitExceedsDeadline
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// RetryAfter parses a Retry-After header given in seconds or as an HTTP
+// date.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(at.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // Adapt lowers the limiter to what the server reports: the bucket never holds
