@@ -84,6 +84,7 @@ type Engine struct {
 	reserve     int
 	refresh     bool
 	dryRun      bool
+	grace       time.Duration
 	logger      *slog.Logger
 	metrics     Metrics
 	progress    func(Progress)
@@ -130,6 +131,15 @@ func WithDailyBudget(calls, reserve int) Option {
 // records deleted in the CRM are recreated, records edited in the CRM are
 // rewritten to GymFlow's version.
 func WithRefreshRelated(on bool) Option { return func(e *Engine) { e.refresh = on } }
+
+// WithResolveGrace makes the engine wait, before it looks up a create left
+// pending by a crashed run, until the create is at least d old (default 0).
+// The API cannot deduplicate a repeated create of a task or note (or of a
+// contact where duplicates are allowed), and a request sent just before a
+// crash may still reach the API after a quick restart; set d to the HTTP
+// client's timeout (contacts.DefaultTimeout) where processes restart
+// within seconds of a crash.
+func WithResolveGrace(d time.Duration) Option { return func(e *Engine) { e.grace = max(d, 0) } }
 
 // WithDryRun makes runs plan their writes without sending any
 // (Report.Planned lists them) and without changing the store.

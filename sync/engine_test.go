@@ -2,6 +2,7 @@ package contactsync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -460,4 +461,37 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func TestResolveGraceWaitsForInFlightCreates(t *testing.T) {
+	t.Parallel()
+	// A create that reached the API after the crashed run gave up on it is
+	// found, not repeated, when the engine waits out the grace period.
+	w := newWorld(t)
+	now := time.Now()
+	mapped, err := engineMapping(t).Apply(contactsync.Member{ID: "m-late", Fields: map[string]any{"first_name": "Late", "email": "late@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := mapped.CreateBody()
+	snapshot, _ := mapped.Marshal()
+	bodyJSON, _ := json.Marshal(body)
+	data := fmt.Sprintf(`{"email":"late@example.com","body":%s,"hash":%q,"snapshot":%s}`, bodyJSON, mapped.Hash(), snapshot)
+	if err := w.store.PutIntent(context.Background(), contactsync.Intent{Key: "create/member/m-late", Kind: contactsync.KindMember,
+		LocalID: "m-late", Op: "create", Data: []byte(data), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	// The in-flight request lands 100 ms later.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		w.client.Contacts.Create(context.Background(), body)
+	}()
+	eng := w.engine(w.client, contactsync.WithResolveGrace(500*time.Millisecond))
+	rep, err := eng.Apply(context.Background(), changes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.byEmail("late@example.com")); n != 1 || rep.Linked != 1 {
+		t.Fatalf("contacts = %d\n%s", n, rep)
+	}
 }

@@ -190,6 +190,19 @@ func (r *run) resolvePending(ctx context.Context) error {
 }
 
 func (r *run) resolve(ctx context.Context, in Intent) error {
+	if in.Op == "create" {
+		// A create sent just before a crash may still be on its way to the
+		// API: looking it up too early would miss it and create it again.
+		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
 	switch {
 	case in.Op == "create" && in.Kind == KindMember:
 		var mi memberIntent
