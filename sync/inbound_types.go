@@ -47,12 +47,14 @@ type ActivityQuery struct {
 	MemberID  string
 	// From and To bound At (zero: unbounded); From inclusive, To exclusive.
 	From, To time.Time
-	// Completed, if set, selects done (true) or open (false) tasks.
+	// Completed, if set, selects done (true) or open (false) tasks; notes
+	// and appointments are then left out.
 	Completed *bool
-	// Statuses limits appointments to these statuses (empty: all).
+	// Statuses limits appointments to these statuses (exact match; empty:
+	// all); tasks and notes are then left out.
 	Statuses []string
 	// Descending orders by At newest first (default oldest first); ties
-	// by RemoteID.
+	// by RemoteID, then Kind. A zero At sorts first.
 	Descending bool
 	// Limit caps the result (0: no cap).
 	Limit int

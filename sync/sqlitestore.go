@@ -18,15 +18,16 @@ import (
 	"github.com/gymflow/contacts-go/internal/sqlbusy"
 )
 
-// SQLiteStore is a StateStore in a SQLite database file, the store to run
-// the sync with. It survives crashes of the process (and, with OpenSQLite's
-// settings, of the machine), and several processes may share one file: a
-// write from one is seen by the others' next read, Commit is atomic for all
-// of them, and MarkDone reports first to exactly one of them.
+// SQLiteStore is a StateStore, an ActivityStore and an InboundStore in a
+// SQLite database file, the store to run the sync with. It survives
+// crashes of the process (and, with OpenSQLite's settings, of the
+// machine), and several processes may share one file: a write from one is
+// seen by the others' next read, Commit is atomic for all of them, and
+// MarkDone and PutInbox report first to exactly one of them.
 //
-// The store keeps its data in five tables, all named with the prefix
+// The store keeps its data in tables all named with the prefix
 // contactsync_ so that the file can hold other tables too (the oauth
-// package's token tables, say):
+// package's token tables, say). The StateStore's:
 //
 //	contactsync_links(id INTEGER PRIMARY KEY, kind, local_id, remote_id, member_id, contact_id,
 //	                  hash, state BLOB, tags, archived, updated_at)
@@ -39,10 +40,28 @@ import (
 //	  INDEX (started, seq)
 //	contactsync_meta(name PRIMARY KEY, value)
 //
-// Tags are a JSON array of strings (NULL when there are none), State, Data
-// and Report are BLOBs (NULL when empty), and times are Unix milliseconds
-// (NULL for the zero time). The store therefore returns times to the
-// millisecond, in UTC, and nil for empty Tags, State, Data and Report.
+// The ActivityStore's and the InboundStore's (since schema version 2; a
+// file of version 1 is upgraded when it is opened):
+//
+//	contactsync_activities(id INTEGER PRIMARY KEY, kind, remote_id, contact_id, member_id,
+//	                       title, body, at, end_at, completed, status, updated_at)
+//	  UNIQUE INDEX (kind, remote_id), INDEX (kind, at, remote_id),
+//	  INDEX (contact_id, at, remote_id, kind), INDEX (member_id, at, remote_id, kind),
+//	  INDEX (at, remote_id) WHERE kind = 'task' AND completed = 0
+//	contactsync_inbox(id PRIMARY KEY, received, ts, body BLOB, done)
+//	  INDEX (ts, received, id) WHERE done = 0, INDEX (received) WHERE done = 1
+//	contactsync_cursors(name PRIMARY KEY, value)
+//	contactsync_seen(kind, remote_id, at, hash, deleted, state BLOB, PRIMARY KEY (kind, remote_id))
+//	contactsync_dirty(contact_id PRIMARY KEY, marked_at)
+//	  INDEX (marked_at, contact_id)
+//
+// Tags are a JSON array of strings (NULL when there are none), State, Data,
+// Report and Body are BLOBs (NULL when empty), and times are Unix
+// milliseconds (NULL for the zero time, except in the columns that order
+// rows — at, received, ts, marked_at — where the zero time is its own,
+// very negative, number of milliseconds). The store therefore returns
+// times to the millisecond, in UTC, and nil for empty Tags, State, Data,
+// Report and Body. A processed inbox entry keeps only its ID and times.
 // Tags must be valid UTF-8 (as the Contacts API requires anyway): JSON
 // replaces invalid bytes with U+FFFD.
 //
@@ -78,21 +97,50 @@ type SQLiteStore struct {
 	runs      *sql.Stmt
 	allRuns   *sql.Stmt
 
+	putActivity    *sql.Stmt
+	activity       *sql.Stmt
+	delActivity    *sql.Stmt
+	delContactActs *sql.Stmt
+	putInbox       *sql.Stmt
+	pendingInbox   *sql.Stmt
+	doneInbox      *sql.Stmt
+	purgeInbox     *sql.Stmt
+	cursor         *sql.Stmt
+	setCursor      *sql.Stmt
+	delCursor      *sql.Stmt
+	seen           *sql.Stmt
+	putSeen        *sql.Stmt
+	markDirty      *sql.Stmt
+	dirty          *sql.Stmt
+	clearDirty     *sql.Stmt
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // sqliteSchemaVersion is the version of the schema migrate creates, kept in
-// contactsync_meta. A store refuses a file whose schema is newer.
-const sqliteSchemaVersion = 1
+// contactsync_meta as schema_version. A store refuses a file whose schema
+// is newer. Version 1 held the StateStore's tables; version 2 added the
+// ActivityStore's and the InboundStore's.
+const sqliteSchemaVersion = 2
 
-// sqliteSchema creates the store's tables and indexes. Every statement is
-// idempotent.
-var sqliteSchema = []string{
-	`CREATE TABLE IF NOT EXISTS contactsync_meta (
+// sqliteMeta creates the table of the schema version.
+const sqliteMeta = `CREATE TABLE IF NOT EXISTS contactsync_meta (
 	name TEXT NOT NULL PRIMARY KEY,
 	value TEXT NOT NULL
-)`,
+)`
+
+// sqliteMigrations[v-1] brings the schema from version v-1 to version v.
+// A migration never changes once released: add a new one instead. Every
+// statement is idempotent, which keeps the migrations safe to run on a
+// file whose version row is missing.
+var sqliteMigrations = [sqliteSchemaVersion][]string{
+	sqliteSchemaV1,
+	sqliteSchemaV2,
+}
+
+// sqliteSchemaV1 creates the StateStore's tables and indexes.
+var sqliteSchemaV1 = []string{
 	`CREATE TABLE IF NOT EXISTS contactsync_links (
 	id INTEGER PRIMARY KEY,
 	kind TEXT NOT NULL,
@@ -131,8 +179,62 @@ var sqliteSchema = []string{
 	err TEXT NOT NULL
 )`,
 	`CREATE INDEX IF NOT EXISTS contactsync_runs_started ON contactsync_runs (started, seq)`,
-	`INSERT INTO contactsync_meta (name, value) VALUES ('schema_version', '` + strconv.Itoa(sqliteSchemaVersion) + `')
-	ON CONFLICT (name) DO NOTHING`,
+}
+
+// sqliteSchemaV2 creates the ActivityStore's and the InboundStore's tables
+// and indexes. The activities' indexes serve the queries of Views: by
+// contact and by member (a timeline), by kind and time (appointments in a
+// window, recent notes) and the open tasks (a partial index, usable only
+// by a query with the literal terms kind = 'task' AND completed = 0);
+// activitiesQuery names the index each query reads.
+var sqliteSchemaV2 = []string{
+	`CREATE TABLE IF NOT EXISTS contactsync_activities (
+	id INTEGER PRIMARY KEY,
+	kind TEXT NOT NULL,
+	remote_id TEXT NOT NULL,
+	contact_id TEXT NOT NULL,
+	member_id TEXT NOT NULL,
+	title TEXT NOT NULL,
+	body TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	end_at INTEGER,
+	completed INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	updated_at INTEGER
+)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS contactsync_activities_remote ON contactsync_activities (kind, remote_id)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_activities_kind ON contactsync_activities (kind, at, remote_id)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_activities_contact ON contactsync_activities (contact_id, at, remote_id, kind)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_activities_member ON contactsync_activities (member_id, at, remote_id, kind)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_activities_open ON contactsync_activities (at, remote_id)
+	WHERE kind = 'task' AND completed = 0`,
+	`CREATE TABLE IF NOT EXISTS contactsync_inbox (
+	id TEXT NOT NULL PRIMARY KEY,
+	received INTEGER NOT NULL,
+	ts INTEGER NOT NULL,
+	body BLOB,
+	done INTEGER NOT NULL
+)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_inbox_pending ON contactsync_inbox (ts, received, id) WHERE done = 0`,
+	`CREATE INDEX IF NOT EXISTS contactsync_inbox_done ON contactsync_inbox (received) WHERE done = 1`,
+	`CREATE TABLE IF NOT EXISTS contactsync_cursors (
+	name TEXT NOT NULL PRIMARY KEY,
+	value TEXT NOT NULL
+)`,
+	`CREATE TABLE IF NOT EXISTS contactsync_seen (
+	kind TEXT NOT NULL,
+	remote_id TEXT NOT NULL,
+	at INTEGER,
+	hash TEXT NOT NULL,
+	deleted INTEGER NOT NULL,
+	state BLOB,
+	PRIMARY KEY (kind, remote_id)
+)`,
+	`CREATE TABLE IF NOT EXISTS contactsync_dirty (
+	contact_id TEXT NOT NULL PRIMARY KEY,
+	marked_at INTEGER NOT NULL
+)`,
+	`CREATE INDEX IF NOT EXISTS contactsync_dirty_marked ON contactsync_dirty (marked_at, contact_id)`,
 }
 
 // The store's statements. Every read of links selects linkColumns.
@@ -168,6 +270,39 @@ const (
 	qPutRun  = `INSERT OR REPLACE INTO contactsync_runs (` + runColumns + `) VALUES (?, ?, ?, ?, ?)`
 	qRuns    = `SELECT ` + runColumns + ` FROM contactsync_runs ORDER BY started DESC, seq DESC LIMIT ?`
 	qAllRuns = `SELECT ` + runColumns + ` FROM contactsync_runs ORDER BY started DESC, seq DESC`
+
+	// Activities are selected by activitiesQuery.
+	activityColumns = `kind, remote_id, contact_id, member_id, title, body, at, end_at, completed, status, updated_at`
+	qPutActivity    = `INSERT INTO contactsync_activities (` + activityColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (kind, remote_id) DO UPDATE SET contact_id = excluded.contact_id, member_id = excluded.member_id,
+	title = excluded.title, body = excluded.body, at = excluded.at, end_at = excluded.end_at,
+	completed = excluded.completed, status = excluded.status, updated_at = excluded.updated_at`
+	qActivity       = `SELECT ` + activityColumns + ` FROM contactsync_activities WHERE kind = ? AND remote_id = ?`
+	qDelActivity    = `DELETE FROM contactsync_activities WHERE kind = ? AND remote_id = ?`
+	qDelContactActs = `DELETE FROM contactsync_activities WHERE contact_id = ?`
+
+	// The inbox's limit is -1 for no limit.
+	qPutInbox     = `INSERT INTO contactsync_inbox (id, received, ts, body, done) VALUES (?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING`
+	qPendingInbox = `SELECT id, received, ts, body FROM contactsync_inbox WHERE done = 0 ORDER BY ts, received, id LIMIT ?`
+	qDoneInbox    = `UPDATE contactsync_inbox SET done = 1, body = NULL WHERE id = ? AND done = 0`
+	qPurgeInbox   = `DELETE FROM contactsync_inbox WHERE done = 1 AND received < ?`
+
+	qCursor    = `SELECT value FROM contactsync_cursors WHERE name = ?`
+	qSetCursor = `INSERT INTO contactsync_cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+	qDelCursor = `DELETE FROM contactsync_cursors WHERE name = ?`
+
+	seenColumns = `kind, remote_id, at, hash, deleted, state`
+	qSeen       = `SELECT ` + seenColumns + ` FROM contactsync_seen WHERE kind = ? AND remote_id = ?`
+	qPutSeen    = `INSERT INTO contactsync_seen (` + seenColumns + `) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (kind, remote_id) DO UPDATE SET at = excluded.at, hash = excluded.hash, deleted = excluded.deleted,
+	state = excluded.state`
+
+	// A contact marked again keeps its newest mark. Dirty's limit is -1
+	// for no limit.
+	qMarkDirty = `INSERT INTO contactsync_dirty (contact_id, marked_at) VALUES (?, ?)
+	ON CONFLICT (contact_id) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)`
+	qDirty      = `SELECT contact_id FROM contactsync_dirty WHERE marked_at <= ? ORDER BY marked_at, contact_id LIMIT ?`
+	qClearDirty = `DELETE FROM contactsync_dirty WHERE contact_id = ? AND marked_at <= ?`
 )
 
 // OpenSQLite opens the SQLite database file at path (a file path, not a
@@ -249,6 +384,12 @@ func newSQLiteStore(db *sql.DB, owned bool) (*SQLiteStore, error) {
 		{&s.putIntent, qPutIntent}, {&s.intent, qIntent}, {&s.intents, qIntents}, {&s.delIntent, qDelIntent},
 		{&s.markDone, qMarkDone}, {&s.done, qDone},
 		{&s.putRun, qPutRun}, {&s.runs, qRuns}, {&s.allRuns, qAllRuns},
+		{&s.putActivity, qPutActivity}, {&s.activity, qActivity}, {&s.delActivity, qDelActivity},
+		{&s.delContactActs, qDelContactActs},
+		{&s.putInbox, qPutInbox}, {&s.pendingInbox, qPendingInbox}, {&s.doneInbox, qDoneInbox}, {&s.purgeInbox, qPurgeInbox},
+		{&s.cursor, qCursor}, {&s.setCursor, qSetCursor}, {&s.delCursor, qDelCursor},
+		{&s.seen, qSeen}, {&s.putSeen, qPutSeen},
+		{&s.markDirty, qMarkDirty}, {&s.dirty, qDirty}, {&s.clearDirty, qClearDirty},
 	} {
 		var stmt *sql.Stmt
 		err := sqlbusy.Retry(ctx, true, func() (err error) {
@@ -265,27 +406,59 @@ func newSQLiteStore(db *sql.DB, owned bool) (*SQLiteStore, error) {
 	return s, nil
 }
 
-// migrate creates the schema in one transaction, so that processes opening
-// a new file at once see all of it or none, and checks its version.
+// migrate brings the schema to sqliteSchemaVersion in one transaction, so
+// that processes opening a new file at once see all of it or none, and
+// refuses a schema newer than that.
 func (s *SQLiteStore) migrate(ctx context.Context) error {
-	var version string
 	err := s.write(ctx, func() error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
-			for _, stmt := range sqliteSchema {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return err
+			if _, err := tx.ExecContext(ctx, sqliteMeta); err != nil {
+				return err
+			}
+			version := 0 // a new database
+			var raw string
+			err := tx.QueryRowContext(ctx, `SELECT value FROM contactsync_meta WHERE name = 'schema_version'`).Scan(&raw)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			default:
+				v, err := strconv.Atoi(raw)
+				if err != nil || v < 1 || v > sqliteSchemaVersion {
+					return &schemaVersionError{raw}
+				}
+				version = v
+			}
+			if version == sqliteSchemaVersion {
+				return nil
+			}
+			for _, migration := range sqliteMigrations[version:] {
+				for _, stmt := range migration {
+					if _, err := tx.ExecContext(ctx, stmt); err != nil {
+						return err
+					}
 				}
 			}
-			return tx.QueryRowContext(ctx, `SELECT value FROM contactsync_meta WHERE name = 'schema_version'`).Scan(&version)
+			_, err = tx.ExecContext(ctx, `INSERT INTO contactsync_meta (name, value) VALUES ('schema_version', ?)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, strconv.Itoa(sqliteSchemaVersion))
+			return err
 		})
 	})
+	var bad *schemaVersionError
+	if errors.As(err, &bad) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("migrating the state store's schema: %w", err)
 	}
-	if v, err := strconv.Atoi(version); err != nil || v > sqliteSchemaVersion {
-		return fmt.Errorf("the state store's schema version is %q; this version of the package knows %d", version, sqliteSchemaVersion)
-	}
 	return nil
+}
+
+// schemaVersionError reports a schema version the store does not know.
+type schemaVersionError struct{ version string }
+
+func (e *schemaVersionError) Error() string {
+	return fmt.Sprintf("the state store's schema version is %q; this version of the package knows %d", e.version, sqliteSchemaVersion)
 }
 
 // Close closes the store's prepared statements and, if OpenSQLite opened
@@ -716,3 +889,379 @@ func writeErr(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("contactsync: "+format+": %w", append(args, err)...)
 }
+
+// PutActivity implements ActivityStore.
+func (s *SQLiteStore) PutActivity(ctx context.Context, a Activity) error {
+	if err := checkActivity(a); err != nil {
+		return err
+	}
+	err := s.write(ctx, func() error {
+		_, err := s.putActivity.ExecContext(ctx, a.Kind, a.RemoteID, a.ContactID, a.MemberID, a.Title, a.Body,
+			a.At.UnixMilli(), unixMilli(a.End), a.Completed, a.Status, unixMilli(a.UpdatedAt))
+		return err
+	})
+	return writeErr(err, "storing the activity of %s %s", a.Kind, a.RemoteID)
+}
+
+// DeleteActivity implements ActivityStore.
+func (s *SQLiteStore) DeleteActivity(ctx context.Context, kind Kind, remoteID string) error {
+	err := s.write(ctx, func() error { _, err := s.delActivity.ExecContext(ctx, kind, remoteID); return err })
+	return writeErr(err, "deleting the activity of %s %s", kind, remoteID)
+}
+
+// DeleteContactActivities implements ActivityStore.
+func (s *SQLiteStore) DeleteContactActivities(ctx context.Context, contactID string) error {
+	err := s.write(ctx, func() error { _, err := s.delContactActs.ExecContext(ctx, contactID); return err })
+	return writeErr(err, "deleting the activities of contact %s", contactID)
+}
+
+// Activity implements ActivityStore.
+func (s *SQLiteStore) Activity(ctx context.Context, kind Kind, remoteID string) (Activity, error) {
+	var a Activity
+	err := s.read(ctx, func() error { return scanActivity(s.activity.QueryRowContext(ctx, kind, remoteID), &a) })
+	if err != nil {
+		return Activity{}, lookupErr(err, "reading the activity of %s %s", kind, remoteID)
+	}
+	return a, nil
+}
+
+// Activities implements ActivityStore. It orders activities by At, then
+// RemoteID, then Kind, or with q.Descending in exactly the reverse order.
+// With q.Completed set it returns tasks only, and with q.Statuses set
+// appointments only (so with both, nothing). A negative q.Limit means no
+// cap, as zero does.
+//
+// The queries of Views, and any query by contact or by member, read an
+// index in order and stop at the limit; only a query across the location
+// for several kinds at once sorts what it selects.
+func (s *SQLiteStore) Activities(ctx context.Context, q ActivityQuery) ([]Activity, error) {
+	query, args, ok := activitiesQuery(q)
+	if !ok {
+		return nil, nil
+	}
+	var out []Activity
+	err := s.read(ctx, func() error {
+		out = nil
+		rows, err := s.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a Activity
+			if err := scanActivity(rows, &a); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contactsync: listing activities: %w", err)
+	}
+	return out, nil
+}
+
+// activitiesQuery returns the statement that selects what q selects, and
+// its arguments; ok is false if q selects nothing.
+func activitiesQuery(q ActivityQuery) (query string, args []any, ok bool) {
+	kinds, ok := queryKinds(q)
+	if !ok {
+		return "", nil, false
+	}
+	var where []string
+	in := func(column string, values []string) {
+		where = append(where, column+" IN (?"+strings.Repeat(", ?", len(values)-1)+")")
+		for _, v := range values {
+			args = append(args, v)
+		}
+	}
+	switch {
+	case q.Completed != nil:
+		// Literal terms, so that open tasks are read from their partial
+		// index (kinds is [KindTask]).
+		done := "0"
+		if *q.Completed {
+			done = "1"
+		}
+		where = append(where, "kind = '"+string(KindTask)+"' AND completed = "+done)
+	case len(kinds) == 1:
+		where, args = append(where, "kind = ?"), append(args, kinds[0])
+	case len(kinds) > 1:
+		ks := make([]string, len(kinds))
+		for i, k := range kinds {
+			ks[i] = string(k)
+		}
+		in("kind", ks)
+	}
+	if q.ContactID != "" {
+		where, args = append(where, "contact_id = ?"), append(args, q.ContactID)
+	}
+	if q.MemberID != "" {
+		where, args = append(where, "member_id = ?"), append(args, q.MemberID)
+	}
+	if !q.From.IsZero() { // at is whole milliseconds: at >= From iff at >= ⌈From⌉
+		where, args = append(where, "at >= ?"), append(args, ceilMilli(q.From))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "at < ?"), append(args, ceilMilli(q.To))
+	}
+	if len(q.Statuses) > 0 {
+		in("status", q.Statuses)
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT ` + activityColumns + ` FROM contactsync_activities`)
+	// Name the index: without statistics, SQLite may read all of a
+	// kind's activities for one contact's.
+	switch {
+	case q.ContactID != "":
+		b.WriteString(" INDEXED BY contactsync_activities_contact")
+	case q.MemberID != "":
+		b.WriteString(" INDEXED BY contactsync_activities_member")
+	case q.Completed != nil && !*q.Completed:
+		b.WriteString(" INDEXED BY contactsync_activities_open")
+	case len(kinds) == 1:
+		b.WriteString(" INDEXED BY contactsync_activities_kind")
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	if q.Descending {
+		b.WriteString(" ORDER BY at DESC, remote_id DESC, kind DESC")
+	} else {
+		b.WriteString(" ORDER BY at, remote_id, kind")
+	}
+	if q.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, q.Limit)
+	}
+	return b.String(), args, true
+}
+
+// scanActivity reads a row of activityColumns into a.
+func scanActivity(row rowScanner, a *Activity) error {
+	var (
+		at           int64
+		end, updated sql.NullInt64
+		completed    bool
+	)
+	err := row.Scan(&a.Kind, &a.RemoteID, &a.ContactID, &a.MemberID, &a.Title, &a.Body, &at, &end, &completed, &a.Status, &updated)
+	if err != nil {
+		return err
+	}
+	a.At, a.End, a.Completed, a.UpdatedAt = fromSortMilli(at), fromMilli(end), completed, fromMilli(updated)
+	return nil
+}
+
+// PutInbox implements InboundStore with an INSERT that does nothing when
+// the ID is stored already, which is atomic across processes. A zero
+// Received is set to the current time.
+func (s *SQLiteStore) PutInbox(ctx context.Context, e InboxEntry) (first bool, err error) {
+	if e.ID == "" {
+		return false, errors.New("contactsync: an inbox entry needs an ID")
+	}
+	e = normalizeInbox(e, time.Now())
+	var n int64
+	err = s.write(ctx, func() error {
+		res, err := s.putInbox.ExecContext(ctx, e.ID, e.Received.UnixMilli(), e.Timestamp.UnixMilli(), blob(e.Body))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, writeErr(err, "storing webhook %s in the inbox", e.ID)
+	}
+	return n == 1, nil
+}
+
+// PendingInbox implements InboundStore, ordering entries by Timestamp,
+// then Received, then ID. A limit of zero or less means no limit.
+func (s *SQLiteStore) PendingInbox(ctx context.Context, limit int) ([]InboxEntry, error) {
+	var out []InboxEntry
+	err := s.read(ctx, func() error {
+		out = nil
+		rows, err := s.pendingInbox.QueryContext(ctx, sqlLimit(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				e            InboxEntry
+				received, ts int64
+			)
+			if err := rows.Scan(&e.ID, &received, &ts, &e.Body); err != nil {
+				return err
+			}
+			e.Received, e.Timestamp, e.Body = fromSortMilli(received), fromSortMilli(ts), cloneBytes(e.Body)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contactsync: listing the inbox: %w", err)
+	}
+	return out, nil
+}
+
+// DoneInbox implements InboundStore. It forgets the entry's body; an ID
+// that is not in the inbox is no error (and is not recorded).
+func (s *SQLiteStore) DoneInbox(ctx context.Context, id string) error {
+	err := s.write(ctx, func() error { _, err := s.doneInbox.ExecContext(ctx, id); return err })
+	return writeErr(err, "marking webhook %s processed", id)
+}
+
+// PurgeInbox implements InboundStore. Unprocessed entries are kept however
+// old they are.
+func (s *SQLiteStore) PurgeInbox(ctx context.Context, before time.Time) error {
+	err := s.write(ctx, func() error { _, err := s.purgeInbox.ExecContext(ctx, ceilMilli(before)); return err })
+	return writeErr(err, "purging the inbox before %v", before)
+}
+
+// Cursor implements InboundStore.
+func (s *SQLiteStore) Cursor(ctx context.Context, name string) (string, error) {
+	var value string
+	err := s.read(ctx, func() error { return s.cursor.QueryRowContext(ctx, name).Scan(&value) })
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("contactsync: reading cursor %s: %w", name, err)
+	}
+	return value, nil
+}
+
+// SetCursor implements InboundStore. Setting a cursor to "" unsets it.
+func (s *SQLiteStore) SetCursor(ctx context.Context, name, value string) error {
+	if name == "" {
+		return errors.New("contactsync: a cursor needs a name")
+	}
+	err := s.write(ctx, func() error {
+		var err error
+		if value == "" {
+			_, err = s.delCursor.ExecContext(ctx, name)
+		} else {
+			_, err = s.setCursor.ExecContext(ctx, name, value)
+		}
+		return err
+	})
+	return writeErr(err, "storing cursor %s", name)
+}
+
+// Seen implements InboundStore.
+func (s *SQLiteStore) Seen(ctx context.Context, kind Kind, remoteID string) (Seen, error) {
+	var seen Seen
+	err := s.read(ctx, func() error {
+		var at sql.NullInt64
+		err := s.seen.QueryRowContext(ctx, kind, remoteID).Scan(&seen.Kind, &seen.RemoteID, &at, &seen.Hash, &seen.Deleted, &seen.State)
+		seen.At, seen.State = fromMilli(at), cloneBytes(seen.State)
+		return err
+	})
+	if err != nil {
+		return Seen{}, lookupErr(err, "reading what was seen of %s %s", kind, remoteID)
+	}
+	return seen, nil
+}
+
+// PutSeen implements InboundStore, replacing what was stored for the
+// record.
+func (s *SQLiteStore) PutSeen(ctx context.Context, seen Seen) error {
+	if seen.Kind == "" || seen.RemoteID == "" {
+		return errors.New("contactsync: a Seen needs a Kind and a RemoteID")
+	}
+	err := s.write(ctx, func() error {
+		_, err := s.putSeen.ExecContext(ctx, seen.Kind, seen.RemoteID, unixMilli(seen.At), seen.Hash, seen.Deleted, blob(seen.State))
+		return err
+	})
+	return writeErr(err, "storing what was seen of %s %s", seen.Kind, seen.RemoteID)
+}
+
+// MarkDirty implements InboundStore. A contact marked again keeps the
+// newest of its marks, so that ClearDirty after a re-read that began
+// before a newer mark leaves the contact dirty.
+func (s *SQLiteStore) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
+	if contactID == "" {
+		return errors.New("contactsync: MarkDirty needs a contact ID")
+	}
+	err := s.write(ctx, func() error {
+		_, err := s.markDirty.ExecContext(ctx, contactID, storedTime(t).UnixMilli())
+		return err
+	})
+	return writeErr(err, "marking contact %s dirty", contactID)
+}
+
+// Dirty implements InboundStore, ordering contacts by their mark, then by
+// ID. A limit of zero or less means no limit.
+func (s *SQLiteStore) Dirty(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	var out []string
+	err := s.read(ctx, func() error {
+		out = nil
+		// marked_at is whole milliseconds: marked_at <= before iff
+		// marked_at <= ⌊before⌋.
+		rows, err := s.dirty.QueryContext(ctx, before.UnixMilli(), sqlLimit(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("contactsync: listing dirty contacts: %w", err)
+	}
+	return out, nil
+}
+
+// ClearDirty implements InboundStore.
+func (s *SQLiteStore) ClearDirty(ctx context.Context, contactID string, t time.Time) error {
+	err := s.write(ctx, func() error { _, err := s.clearDirty.ExecContext(ctx, contactID, t.UnixMilli()); return err })
+	return writeErr(err, "clearing the dirty mark of contact %s", contactID)
+}
+
+// sqlLimit is limit as a LIMIT argument: -1, no limit, for zero or less.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// zeroMilli is the zero time in Unix milliseconds. The columns that order
+// or bound their rows (an activity's at, the inbox's times, the dirty
+// marks) are NOT NULL and keep the zero time as zeroMilli, which sorts
+// before every other time as the zero time does.
+var zeroMilli = time.Time{}.UnixMilli()
+
+// fromSortMilli is the time of a NOT NULL column of Unix milliseconds.
+func fromSortMilli(ms int64) time.Time {
+	if ms == zeroMilli {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// ceilMilli is t in Unix milliseconds, rounded up: for a time x of whole
+// milliseconds, x >= t iff x >= ceilMilli(t), and x < t iff
+// x < ceilMilli(t).
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli() // rounded down, also before 1970
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
+
+// A SQLiteStore serves as all three stores.
+var (
+	_ StateStore    = (*SQLiteStore)(nil)
+	_ ActivityStore = (*SQLiteStore)(nil)
+	_ InboundStore  = (*SQLiteStore)(nil)
+)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -646,5 +647,426 @@ func BenchmarkMemoryStoreCommit(b *testing.B) {
 		if err := s.Commit(ctx, l, key); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMemoryStoreActivityConformance(t *testing.T) {
+	statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore { return contactsync.NewMemoryStore() })
+}
+
+func TestSQLiteStoreActivityConformance(t *testing.T) {
+	statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore {
+		return openSQLite(t, filepath.Join(t.TempDir(), "sync.db"))
+	})
+}
+
+func TestMemoryStoreInboundConformance(t *testing.T) {
+	statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore { return contactsync.NewMemoryStore() })
+}
+
+func TestSQLiteStoreInboundConformance(t *testing.T) {
+	statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore {
+		return openSQLite(t, filepath.Join(t.TempDir(), "sync.db"))
+	})
+}
+
+// TestNewSQLiteStoreActivityAndInbound runs the activity and inbound
+// suites on a database the caller opened, in memory with one connection:
+// no method may need a second connection.
+func TestNewSQLiteStoreActivityAndInbound(t *testing.T) {
+	newStore := func(t *testing.T) *contactsync.SQLiteStore {
+		db, err := sql.Open("sqlite", ":memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		s, err := contactsync.NewSQLiteStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore { return newStore(t) })
+	statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore { return newStore(t) })
+}
+
+// TestStoresFillReceived checks what both stores do with an inbox entry
+// without a Received time: they set it to when it was stored.
+func TestStoresFillReceived(t *testing.T) {
+	for name, s := range map[string]contactsync.InboundStore{
+		"memory": contactsync.NewMemoryStore(),
+		"sqlite": openSQLite(t, filepath.Join(t.TempDir(), "sync.db")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := time.Now().Truncate(time.Millisecond)
+			if _, err := s.PutInbox(t.Context(), contactsync.InboxEntry{ID: "w1"}); err != nil {
+				t.Fatal(err)
+			}
+			es, err := s.PendingInbox(t.Context(), 0)
+			if err != nil || len(es) != 1 {
+				t.Fatalf("PendingInbox = %d entries, %v", len(es), err)
+			}
+			if r := es[0].Received; r.Before(before) || r.After(time.Now()) {
+				t.Errorf("Received = %v, want the time of PutInbox (after %v)", r, before)
+			}
+		})
+	}
+}
+
+// TestOneStoreServesAll uses one MemoryStore and one SQLiteStore as all
+// three stores of the inbound side: the read model, the inbound state and
+// the links do not disturb each other.
+func TestOneStoreServesAll(t *testing.T) {
+	type allStores interface {
+		contactsync.StateStore
+		contactsync.ActivityStore
+		contactsync.InboundStore
+	}
+	for name, s := range map[string]allStores{
+		"memory": contactsync.NewMemoryStore(),
+		"sqlite": openSQLite(t, filepath.Join(t.TempDir(), "sync.db")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			link := contactsync.Link{Kind: contactsync.KindTask, LocalID: "t1", RemoteID: "r1", MemberID: "m1", ContactID: "c1"}
+			act := contactsync.Activity{Kind: contactsync.KindTask, RemoteID: "r1", ContactID: "c1", MemberID: "m1", Title: "Call"}
+			seen := contactsync.Seen{Kind: contactsync.KindTask, RemoteID: "r1", Hash: "h"}
+			if err := errors.Join(s.PutLink(ctx, link), s.PutActivity(ctx, act), s.PutSeen(ctx, seen)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteActivity(ctx, contactsync.KindTask, "r1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.LinkByRemote(ctx, contactsync.KindTask, "r1"); err != nil {
+				t.Errorf("the link after its activity was deleted: %v", err)
+			}
+			if _, err := s.Seen(ctx, contactsync.KindTask, "r1"); err != nil {
+				t.Errorf("Seen after the activity was deleted: %v", err)
+			}
+			if err := s.DeleteLink(ctx, contactsync.KindTask, "t1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Seen(ctx, contactsync.KindTask, "r1"); err != nil {
+				t.Errorf("Seen after the link was deleted: %v", err)
+			}
+		})
+	}
+}
+
+// TestSQLiteStoreReopenInbound closes a store and finds the read model and
+// the inbound state in the file again.
+func TestSQLiteStoreReopenInbound(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sync.db")
+	s, err := contactsync.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(1_770_000_000_123).UTC()
+	act := contactsync.Activity{Kind: contactsync.KindAppointment, RemoteID: "a1", ContactID: "c1", MemberID: "m1",
+		Title: "PT session", Body: "bring shoes", At: at, End: at.Add(time.Hour), Status: "confirmed", UpdatedAt: at}
+	for _, err := range []error{
+		s.PutActivity(ctx, act),
+		s.SetCursor(ctx, "contacts.dateUpdated", "2026-02-02T00:00:00Z"),
+		s.PutSeen(ctx, contactsync.Seen{Kind: contactsync.KindMember, RemoteID: "c1", At: at, Hash: "h", State: []byte("{}")}),
+		s.MarkDirty(ctx, "c1", at),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"w1", "w2"} {
+		if _, err := s.PutInbox(ctx, contactsync.InboxEntry{ID: id, Received: at, Timestamp: at, Body: []byte(id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DoneInbox(ctx, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Activities(ctx, contactsync.ActivityQuery{}); err == nil {
+		t.Error("Activities after Close succeeded")
+	}
+
+	s = openSQLite(t, path)
+	if got, err := s.Activity(ctx, contactsync.KindAppointment, "a1"); err != nil || got != act {
+		t.Errorf("activity after reopening = %+v, %v; want %+v", got, err, act)
+	}
+	if got, err := s.Activities(ctx, contactsync.ActivityQuery{MemberID: "m1", From: at}); err != nil || len(got) != 1 {
+		t.Errorf("member's activities after reopening = %d, %v", len(got), err)
+	}
+	if c, err := s.Cursor(ctx, "contacts.dateUpdated"); err != nil || c != "2026-02-02T00:00:00Z" {
+		t.Errorf("cursor after reopening = %q, %v", c, err)
+	}
+	if seen, err := s.Seen(ctx, contactsync.KindMember, "c1"); err != nil || seen.Hash != "h" || !seen.At.Equal(at) || string(seen.State) != "{}" {
+		t.Errorf("Seen after reopening = %+v, %v", seen, err)
+	}
+	if ids, err := s.Dirty(ctx, at, 0); err != nil || len(ids) != 1 || ids[0] != "c1" {
+		t.Errorf("Dirty after reopening = %q, %v", ids, err)
+	}
+	es, err := s.PendingInbox(ctx, 0)
+	if err != nil || len(es) != 1 || es[0].ID != "w2" || string(es[0].Body) != "w2" || !es[0].Received.Equal(at) {
+		t.Errorf("pending inbox after reopening = %+v, %v", es, err)
+	}
+	for id, wantFirst := range map[string]bool{"w1": false, "w2": false, "w3": true} {
+		if first, err := s.PutInbox(ctx, contactsync.InboxEntry{ID: id, Received: at}); err != nil || first != wantFirst {
+			t.Errorf("PutInbox(%s) after reopening = %t, %v; want %t", id, first, err, wantFirst)
+		}
+	}
+}
+
+// TestSQLiteStoreInboxTwoHandles has two stores on one file receive the
+// same deliveries at once: each is stored first by exactly one of them.
+func TestSQLiteStoreInboxTwoHandles(t *testing.T) {
+	const ids = 100
+	path := filepath.Join(t.TempDir(), "sync.db")
+	stores := []*contactsync.SQLiteStore{openSQLite(t, path), openSQLite(t, path)}
+	var firsts [ids]atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 4 {
+		s := stores[g%2]
+		wg.Go(func() {
+			for i := range ids {
+				first, err := s.PutInbox(t.Context(), contactsync.InboxEntry{ID: "w" + strconv.Itoa(i), Body: []byte("x")})
+				if err != nil {
+					t.Errorf("PutInbox: %v", err)
+					return
+				}
+				if first {
+					firsts[i].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range ids {
+		if n := firsts[i].Load(); n != 1 {
+			t.Errorf("w%d was first %d times, want once", i, n)
+		}
+	}
+}
+
+// sqliteSchemaV1 is the schema version 1 of the package wrote, as it wrote
+// it, for TestSQLiteStoreUpgradeFromV1.
+var sqliteSchemaV1 = []string{
+	`CREATE TABLE contactsync_meta (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)`,
+	`CREATE TABLE contactsync_links (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, local_id TEXT NOT NULL,
+	remote_id TEXT NOT NULL, member_id TEXT NOT NULL, contact_id TEXT NOT NULL, hash TEXT NOT NULL, state BLOB,
+	tags TEXT, archived INTEGER NOT NULL, updated_at INTEGER)`,
+	`CREATE UNIQUE INDEX contactsync_links_local ON contactsync_links (kind, local_id)`,
+	`CREATE INDEX contactsync_links_remote ON contactsync_links (kind, remote_id, local_id)`,
+	`CREATE INDEX contactsync_links_member ON contactsync_links (kind, member_id, local_id)`,
+	`CREATE TABLE contactsync_intents (key TEXT NOT NULL PRIMARY KEY, kind TEXT NOT NULL, local_id TEXT NOT NULL,
+	op TEXT NOT NULL, data BLOB, created_at INTEGER)`,
+	`CREATE INDEX contactsync_intents_created ON contactsync_intents (created_at, key)`,
+	`CREATE TABLE contactsync_done (key TEXT NOT NULL PRIMARY KEY, done_at INTEGER NOT NULL)`,
+	`CREATE TABLE contactsync_runs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, started INTEGER,
+	finished INTEGER, report BLOB, err TEXT NOT NULL)`,
+	`CREATE INDEX contactsync_runs_started ON contactsync_runs (started, seq)`,
+	`INSERT INTO contactsync_meta (name, value) VALUES ('schema_version', '1')`,
+	`INSERT INTO contactsync_links (kind, local_id, remote_id, member_id, contact_id, hash, state, tags, archived, updated_at)
+	VALUES ('member', 'm1', 'c1', '', '', 'h1', NULL, '["vip"]', 0, 1770000000123)`,
+	`INSERT INTO contactsync_intents (key, kind, local_id, op, data, created_at) VALUES ('create/task/t1', 'task', 't1', 'create', NULL, 1)`,
+	`INSERT INTO contactsync_done (key, done_at) VALUES ('lead/1', 1)`,
+}
+
+// TestSQLiteStoreUpgradeFromV1 opens a file of schema version 1: the store
+// upgrades it to version 2 in place, keeping what it held, and the new
+// stores work in it; the upgrade happens once.
+func TestSQLiteStoreUpgradeFromV1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sync.db")
+	raw := openRawDB(t, path)
+	for _, stmt := range sqliteSchemaV1 {
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	version := func() string {
+		t.Helper()
+		var v string
+		if err := raw.QueryRow(`SELECT value FROM contactsync_meta WHERE name = 'schema_version'`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	s := openSQLite(t, path)
+	if v := version(); v != "2" {
+		t.Errorf("schema version after opening a version 1 file = %s, want 2", v)
+	}
+	l, err := s.Link(ctx, contactsync.KindMember, "m1")
+	if err != nil || l.RemoteID != "c1" || l.Hash != "h1" || len(l.Tags) != 1 || l.UpdatedAt.UnixMilli() != 1770000000123 {
+		t.Errorf("the version 1 link after the upgrade = %+v, %v", l, err)
+	}
+	if _, err := s.Intent(ctx, "create/task/t1"); err != nil {
+		t.Errorf("the version 1 intent after the upgrade: %v", err)
+	}
+	if done, err := s.Done(ctx, "lead/1"); err != nil || !done {
+		t.Errorf("the version 1 idempotency key after the upgrade = %t, %v", done, err)
+	}
+	act := contactsync.Activity{Kind: contactsync.KindTask, RemoteID: "r1", ContactID: "c1", MemberID: "m1", At: time.UnixMilli(5).UTC()}
+	if err := s.PutActivity(ctx, act); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutInbox(ctx, contactsync.InboxEntry{ID: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDirty(ctx, "c1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var tables int
+	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name LIKE 'contactsync_%'`).Scan(&tables); err != nil || tables != 10 {
+		t.Errorf("%d contactsync_ tables after the upgrade, %v; want 10", tables, err)
+	}
+
+	// Opening the upgraded file again changes nothing.
+	s2 := openSQLite(t, path)
+	if got, err := s2.Activities(ctx, contactsync.ActivityQuery{ContactID: "c1"}); err != nil || len(got) != 1 || got[0] != act {
+		t.Errorf("activities through a second store = %+v, %v", got, err)
+	}
+	if v := version(); v != "2" {
+		t.Errorf("schema version after opening again = %s, want 2", v)
+	}
+}
+
+// TestSQLiteStoreBadSchemaVersion checks that a store refuses a file whose
+// schema version it cannot read.
+func TestSQLiteStoreBadSchemaVersion(t *testing.T) {
+	for _, v := range []string{"0", "x", "3"} {
+		path := filepath.Join(t.TempDir(), "sync.db")
+		s := openSQLite(t, path)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := openRawDB(t, path).Exec(`UPDATE contactsync_meta SET value = ? WHERE name = 'schema_version'`, v); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := contactsync.OpenSQLite(path); err == nil {
+			s.Close()
+			t.Errorf("OpenSQLite of schema version %q succeeded", v)
+		} else if !strings.Contains(err.Error(), "schema version") {
+			t.Errorf("OpenSQLite of schema version %q: %v", v, err)
+		}
+	}
+}
+
+// benchActivities returns n activities — a third each tasks (three in
+// four of them open), notes and appointments (one in seven cancelled) — of
+// n/10 contacts c00000 …, of members m00000 …, at times scattered over the
+// 60 days around now.
+func benchActivities(n int, now time.Time) []contactsync.Activity {
+	kinds := []contactsync.Kind{contactsync.KindTask, contactsync.KindNote, contactsync.KindAppointment}
+	out := make([]contactsync.Activity, n)
+	for i := range n {
+		const steps = 60 * 24 * 4 // quarter hours in 60 days
+		id := fmt.Sprintf("%05d", i%(n/10))
+		a := contactsync.Activity{Kind: kinds[i%3], RemoteID: fmt.Sprintf("r%07d", i), ContactID: "c" + id, MemberID: "m" + id,
+			Title: "title", Body: "body", At: now.Add(time.Duration(i*7919%steps-steps/2) * 15 * time.Minute),
+			Completed: i%4 != 0, Status: "booked"}
+		if i%7 == 0 {
+			a.Status = "cancelled"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// BenchmarkViews measures the views on a read model of 100,000
+// activities in each store, and a write to it.
+func BenchmarkViews(b *testing.B) {
+	const n = 100_000
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	acts := benchActivities(n, now)
+	for _, name := range []string{"memory", "sqlite"} {
+		b.Run(name, func(b *testing.B) {
+			ctx := b.Context()
+			var s viewsStores
+			if name == "memory" {
+				m := contactsync.NewMemoryStore()
+				for _, a := range acts {
+					if err := m.PutActivity(ctx, a); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s = m
+			} else {
+				path := filepath.Join(b.TempDir(), "sync.db")
+				s = openSQLite(b, path)
+				preloadActivities(b, path, acts)
+			}
+			for i := range 100 { // Timeline needs only the members it asks for
+				id := fmt.Sprintf("%05d", i)
+				if err := s.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: "m" + id, RemoteID: "c" + id}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchViews(b, &contactsync.Views{State: s, Activity: s, Now: func() time.Time { return now }})
+			b.Run("PutActivity", func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					a := contactsync.Activity{Kind: contactsync.KindTask, RemoteID: fmt.Sprintf("new%07d", i), ContactID: "c00001", MemberID: "m00001", At: now}
+					i++
+					if err := s.PutActivity(b.Context(), a); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// preloadActivities inserts acts into the SQLite file at path in one
+// transaction, much faster than PutActivity's transaction each.
+func preloadActivities(b *testing.B, path string, acts []contactsync.Activity) {
+	b.Helper()
+	db := openRawDB(b, path)
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := tx.Prepare(`INSERT INTO contactsync_activities (kind, remote_id, contact_id, member_id, title, body, at, end_at, completed, status, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, a := range acts {
+		if _, err := stmt.Exec(a.Kind, a.RemoteID, a.ContactID, a.MemberID, a.Title, a.Body, a.At.UnixMilli(), a.Completed, a.Status); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchViews measures each view of v.
+func benchViews(b *testing.B, v *contactsync.Views) {
+	week := 7 * 24 * time.Hour
+	for _, bc := range []struct {
+		name string
+		view func(ctx context.Context) ([]contactsync.Activity, error)
+	}{
+		{"Timeline", func(ctx context.Context) ([]contactsync.Activity, error) { return v.Timeline(ctx, "m00042") }},
+		{"OpenTasks", func(ctx context.Context) ([]contactsync.Activity, error) { return v.OpenTasks(ctx, 20) }},
+		{"OverdueTasks", func(ctx context.Context) ([]contactsync.Activity, error) { return v.OverdueTasks(ctx, 20) }},
+		{"UpcomingAppointments", func(ctx context.Context) ([]contactsync.Activity, error) {
+			return v.UpcomingAppointments(ctx, week, 20)
+		}},
+		{"RecentNotes", func(ctx context.Context) ([]contactsync.Activity, error) { return v.RecentNotes(ctx, week, 20) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				as, err := bc.view(b.Context())
+				if err != nil || len(as) == 0 {
+					b.Fatalf("%d activities, %v", len(as), err)
+				}
+			}
+		})
 	}
 }

@@ -1,14 +1,17 @@
-// Package statetest is a conformance suite for contactsync.StateStore
-// implementations. Both stores of package contactsync run it, and so
-// should a store of your own:
+// Package statetest is a conformance suite for implementations of
+// contactsync.StateStore (Run), contactsync.ActivityStore (RunActivity)
+// and contactsync.InboundStore (RunInbound). Both stores of package
+// contactsync run all three, and so should a store of your own:
 //
 //	func TestPostgresStore(t *testing.T) {
 //		statetest.Run(t, func(t *testing.T) contactsync.StateStore {
 //			return newPostgresStore(t) // an empty store for this subtest only
 //		})
+//		statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore { return newPostgresStore(t) })
+//		statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore { return newPostgresStore(t) })
 //	}
 //
-// The suite checks the contract documented on contactsync.StateStore:
+// Run checks the contract documented on contactsync.StateStore:
 // links by local and by remote ID, replacing and deleting them, paging
 // through them by kind and listing a member's; recording, replacing,
 // listing and deleting intents; Commit storing a link and removing an
@@ -16,22 +19,25 @@
 // a faithful round trip of every field; concurrent use; and that the store
 // keeps its own copies of the slices it is given and hands out.
 //
-// Where the interface leaves room, the suite accepts what a SQL store
-// naturally does:
+// Where the interfaces leave room, all three suites accept what a SQL
+// store naturally does:
 //
-//   - An empty Tags, State, Data or Report, nil or not, may come back nil
-//     or empty (the stores of package contactsync return nil); a non-empty
-//     one comes back equal, byte for byte.
+//   - An empty Tags, State, Data, Report or Body, nil or not, may come back
+//     nil or empty (the stores of package contactsync return nil); a
+//     non-empty one comes back equal, byte for byte.
 //   - Times need only survive to the millisecond: a time comes back with
 //     the same UnixMilli, in any location, and the zero time stays zero.
 //   - Lookups that find nothing return an error matching
 //     contactsync.ErrNotFound with errors.Is (it may be wrapped).
 //
+// RunActivity and RunInbound document what else they check, and how they
+// settle what their interfaces leave open.
+//
 // Each subtest calls newStore once and needs the store it returns to be
-// empty, because Intents and Runs list everything a store holds; newStore
-// should register any cleanup with t.Cleanup. The suite takes about a
-// second for a SQLiteStore with the race detector on, almost all of it in
-// the file system's syncs.
+// empty, because Intents, Runs, Activities and PendingInbox list
+// everything a store holds; newStore should register any cleanup with
+// t.Cleanup. Each suite takes about a second for a SQLiteStore with the
+// race detector on, almost all of it in the file system's syncs.
 package statetest
 
 import (

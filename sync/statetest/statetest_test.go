@@ -28,12 +28,69 @@ func TestSuite(t *testing.T) {
 	})
 }
 
-// TestSuiteCatchesFlaws checks that the suite fails stores that break the
+// TestActivitySuite runs the activity suite on a MemoryStore, broken as
+// flawEnv says. In a normal run it has no flaw and must pass.
+func TestActivitySuite(t *testing.T) {
+	flaw := os.Getenv(flawEnv)
+	statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore {
+		return &flawed{MemoryStore: contactsync.NewMemoryStore(), flaw: flaw, tags: make(map[string][]string)}
+	})
+}
+
+// TestInboundSuite runs the inbound suite on a MemoryStore, broken as
+// flawEnv says. In a normal run it has no flaw and must pass.
+func TestInboundSuite(t *testing.T) {
+	flaw := os.Getenv(flawEnv)
+	statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore {
+		return &flawed{MemoryStore: contactsync.NewMemoryStore(), flaw: flaw, tags: make(map[string][]string)}
+	})
+}
+
+// TestSuiteCatchesFlaws checks that the suites fail stores that break the
 // contract, in the subtests that should catch them.
 func TestSuiteCatchesFlaws(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
+	}
+	catches := func(t *testing.T, test, flaw string, subtests []string) {
+		t.Helper()
+		cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.count=1")
+		cmd.Env = append(os.Environ(), flawEnv+"="+flaw)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err == nil {
+			t.Fatalf("%s passed a store with flaw %s", test, flaw)
+		}
+		for _, name := range subtests {
+			if !strings.Contains(out.String(), "--- FAIL: "+test+"/"+name+" ") {
+				t.Errorf("subtest %s of %s did not catch flaw %s:\n%s", name, test, flaw, out.Bytes())
+			}
+		}
+	}
+	for flaw, subtests := range map[string][]string{
+		"ascending-only":         {"Order", "Limit", "Model"},
+		"completed-keeps-others": {"CompletedAndStatuses", "Model"},
+		"to-inclusive":           {"Bounds", "Model"},
+		"delete-contact-noop":    {"DeleteContact", "Concurrent"},
+		"activity-seconds":       {"RoundTrip"},
+	} {
+		t.Run("activity/"+flaw, func(t *testing.T) {
+			t.Parallel()
+			catches(t, "TestActivitySuite", flaw, subtests)
+		})
+	}
+	for flaw, subtests := range map[string][]string{
+		"inbox-replaces":      {"Inbox", "InboxConcurrent"},
+		"done-forgets":        {"Inbox", "InboxPurge"},
+		"pending-by-received": {"InboxOrder"},
+		"clear-dirty-always":  {"ClearDirty", "DirtyNewestMark"},
+		"dirty-keeps-oldest":  {"DirtyNewestMark"},
+	} {
+		t.Run("inbound/"+flaw, func(t *testing.T) {
+			t.Parallel()
+			catches(t, "TestInboundSuite", flaw, subtests)
+		})
 	}
 	for flaw, subtests := range map[string][]string{
 		"commit-keeps-intent": {"Commit", "CommitReplaces", "Concurrent"},
@@ -176,4 +233,90 @@ func (f *flawed) Runs(ctx context.Context, limit int) ([]contactsync.RunRecord, 
 		rs = rs[:limit]
 	}
 	return rs, err
+}
+
+func (f *flawed) Activities(ctx context.Context, q contactsync.ActivityQuery) ([]contactsync.Activity, error) {
+	switch f.flaw {
+	case "ascending-only":
+		q.Descending = false
+	case "to-inclusive":
+		if !q.To.IsZero() {
+			q.To = q.To.Add(time.Millisecond)
+		}
+	case "completed-keeps-others":
+		if q.Completed != nil {
+			q.Limit = 0
+			as, err := f.MemoryStore.Activities(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			others := q
+			others.Completed = nil
+			others.Kinds = []contactsync.Kind{contactsync.KindNote, contactsync.KindAppointment}
+			more, err := f.MemoryStore.Activities(ctx, others)
+			return append(as, more...), err
+		}
+	}
+	return f.MemoryStore.Activities(ctx, q)
+}
+
+func (f *flawed) PutActivity(ctx context.Context, a contactsync.Activity) error {
+	if f.flaw == "activity-seconds" {
+		a.At = a.At.Truncate(time.Second)
+	}
+	return f.MemoryStore.PutActivity(ctx, a)
+}
+
+func (f *flawed) DeleteContactActivities(ctx context.Context, contactID string) error {
+	if f.flaw == "delete-contact-noop" {
+		return nil
+	}
+	return f.MemoryStore.DeleteContactActivities(ctx, contactID)
+}
+
+func (f *flawed) PutInbox(ctx context.Context, e contactsync.InboxEntry) (bool, error) {
+	if f.flaw == "inbox-replaces" {
+		_ = f.MemoryStore.PurgeInbox(ctx, time.Now().Add(time.Hour)) // forget processed ones
+		_, err := f.MemoryStore.PutInbox(ctx, e)
+		return true, err
+	}
+	return f.MemoryStore.PutInbox(ctx, e)
+}
+
+func (f *flawed) DoneInbox(ctx context.Context, id string) error {
+	if f.flaw == "done-forgets" {
+		if err := f.MemoryStore.DoneInbox(ctx, id); err != nil {
+			return err
+		}
+		return f.MemoryStore.PurgeInbox(ctx, time.Now().Add(24*365*time.Hour))
+	}
+	return f.MemoryStore.DoneInbox(ctx, id)
+}
+
+func (f *flawed) PendingInbox(ctx context.Context, limit int) ([]contactsync.InboxEntry, error) {
+	es, err := f.MemoryStore.PendingInbox(ctx, 0)
+	if f.flaw == "pending-by-received" {
+		slices.SortStableFunc(es, func(a, b contactsync.InboxEntry) int { return a.Received.Compare(b.Received) })
+	}
+	if limit > 0 && len(es) > limit {
+		es = es[:limit]
+	}
+	return es, err
+}
+
+func (f *flawed) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
+	if f.flaw == "dirty-keeps-oldest" {
+		ids, err := f.MemoryStore.Dirty(ctx, time.Now().Add(24*365*time.Hour), 0)
+		if err != nil || slices.Contains(ids, contactID) {
+			return err
+		}
+	}
+	return f.MemoryStore.MarkDirty(ctx, contactID, t)
+}
+
+func (f *flawed) ClearDirty(ctx context.Context, contactID string, t time.Time) error {
+	if f.flaw == "clear-dirty-always" {
+		t = time.Now().Add(24 * 365 * time.Hour)
+	}
+	return f.MemoryStore.ClearDirty(ctx, contactID, t)
 }

@@ -1,0 +1,155 @@
+// Command dashboard serves a small local web page over contactsync's
+// unified activity views: the gym's members with their open and overdue
+// tasks and next appointment, the location's overdue tasks, upcoming
+// appointments and recent notes, and each member's timeline of tasks,
+// notes and appointments.
+//
+// It starts the embedded fake API (contactstest), seeds it with 30
+// fictional gym members and their tasks, notes and appointments, links
+// them as the outbound sync would, and fills the activity read model with
+// three API calls per member. From then on, serving the pages makes no API
+// call at all: the views only read the stores.
+//
+//	go run ./examples/dashboard                      # http://127.0.0.1:8080/
+//	go run ./examples/dashboard -listen 127.0.0.1:0  # any free port
+//
+// The page is built with html/template, which escapes everything it shows,
+// and needs no JavaScript.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	contacts "github.com/gymflow/contacts-go"
+	"github.com/gymflow/contacts-go/contactstest"
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		log.Fatal(err)
+	}
+}
+
+// run starts the demonstration and serves the dashboard on -listen until
+// ctx ends.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	fs.SetOutput(out)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the dashboard on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	d, err := newDemo(ctx, time.Now, time.Local)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "Dashboard of %d gym members at http://%s/\n", len(d.members), ln.Addr())
+	fmt.Fprintf(out, "The read model was loaded with %d API calls to the embedded fake; the pages make none. Ctrl-C stops.\n",
+		d.api.RequestCount())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// demo is the fake API with its seeded members, the stores and the
+// dashboard's handler.
+type demo struct {
+	api     *contactstest.Server
+	store   *contactsync.MemoryStore // links and read model
+	views   *contactsync.Views
+	members []member
+	handler http.Handler
+}
+
+// newDemo starts the fake API, seeds it around the time now returns,
+// links the members and loads the read model. The views run on the clock
+// now, and the pages show times in loc. Close the demo when done.
+func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*demo, error) {
+	// The loader makes 91 calls at once; the fake's live limits would
+	// slow it down for nothing.
+	api := contactstest.NewServer(contactstest.WithoutRateLimits())
+	store := contactsync.NewMemoryStore()
+	members, err := seed(ctx, api, store, now())
+	if err == nil {
+		err = loadReadModel(ctx, api.Client(contacts.WithUserAgent("gymflow-dashboard")), store, store)
+	}
+	if err != nil {
+		api.Close()
+		return nil, err
+	}
+	views := &contactsync.Views{State: store, Activity: store, Now: now}
+	return &demo{api: api, store: store, views: views, members: members, handler: newHandler(views, members, loc)}, nil
+}
+
+// Close stops the fake API.
+func (d *demo) Close() { d.api.Close() }
+
+// loadReadModel fills the activity read model with contactsync's inbound
+// side: one full reconciliation reads every contact of the location (one
+// call per 500) and the tasks, notes and appointments of every linked
+// member's contact (three calls each). In a long-running dashboard the
+// same Inbound then keeps the model fresh from webhooks (Inbound.Receive
+// behind a webhook.Handler) and polling (Inbound.Cycle, or Schedule for
+// many locations); the pages only read what it stored.
+func loadReadModel(ctx context.Context, client *contacts.Client, state contactsync.StateStore, store interface {
+	contactsync.ActivityStore
+	contactsync.InboundStore
+}) error {
+	mapping, err := contactsync.NewMapping(
+		contactsync.Map("first_name", contactsync.TargetFirstName),
+		contactsync.Map("last_name", contactsync.TargetLastName),
+		contactsync.Map("email", contactsync.TargetEmail),
+	)
+	if err != nil {
+		return err
+	}
+	// A dashboard only reads: GymFlow is not written to.
+	discard := contactsync.SinkFunc(func(context.Context, contactsync.InboundChange) error { return nil })
+	in, err := contactsync.NewInbound(client, state, store, store, mapping, discard)
+	if err != nil {
+		return err
+	}
+	_, err = in.Reconcile(ctx, true)
+	return err
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gymflow/contacts-go/contactstest"
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+// member is a GymFlow member as the dashboard knows it: GymFlow's own
+// record, not the API's.
+type member struct {
+	ID, Name, Email string
+}
+
+// The sample members' names: fictional people.
+var (
+	firstNames = []string{"Ana", "Ben", "Carla", "Dev", "Elif", "Farid", "Grace", "Hugo", "Imani", "Jonas",
+		"Kira", "Luis", "Maya", "Noah", "Olga", "Pedro", "Quinn", "Rosa", "Sami", "Tara",
+		"Umar", "Vera", "Wes", "Xenia", "Yusuf", "Zoë", "Aiko", "Bruno", "Chidi", "Dana"}
+	lastNames = []string{"Lima", "Carter", "Souza", "Patel", "Yilmaz", "Haddad", "Okafor", "Martin", "Njoroge", "Berg",
+		"Tanaka", "Ortega", "Cohen", "Fischer", "Petrova", "Alves", "Reyes", "Marino", "Kallio", "Singh",
+		"Farouk", "Novak", "Brooks", "Ivanova", "Demir", "O'Brien", "Sato", "Ferreira", "Eze", "Whitfield"}
+	noteTexts = []string{
+		"Prefers early morning classes.",
+		"Asked about freezing the membership over the summer.",
+		"Knee injury: no high-impact <HIIT> for four weeks.",
+		"Interested in the family plan & the pool.",
+		"Wants a progress check every month.",
+	}
+	callTitles        = []string{"Renewal call: membership ends soon", "Chase the failed card payment", "Offer the annual upgrade"}
+	appointmentTitles = []string{"PT session", "Spin class", "Induction", "Body scan"}
+)
+
+// seed creates the sample members as contacts of the fake API, with their
+// tasks, notes and appointments around now, and links each member to its
+// contact in state, as the outbound sync would.
+func seed(ctx context.Context, api *contactstest.Server, state contactsync.StateStore, now time.Time) ([]member, error) {
+	now = now.Truncate(time.Minute)
+	day := 24 * time.Hour
+	var members []member
+	for i, first := range firstNames {
+		last := lastNames[i]
+		m := member{ID: fmt.Sprintf("m%03d", i+1), Name: first + " " + last, Email: emailOf(first, last)}
+		c := api.SeedContact(contactstest.Contact{FirstName: first, LastName: last, Email: m.Email,
+			Tags: []string{"member"}, Source: "gymflow", Type: "customer"})
+		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: now}); err != nil {
+			return nil, err
+		}
+		members = append(members, m)
+
+		var tasks []contactstest.Task
+		task := func(title string, due time.Time, done bool) {
+			tasks = append(tasks, contactstest.Task{ContactID: c.ID, Title: title, DueDate: due, Completed: done})
+		}
+		task("Send the welcome pack", now.Add(-14*day), true)
+		if i%3 == 0 {
+			task(callTitles[i/3%len(callTitles)], now.Add(-time.Duration(1+i%4)*day), false)
+		}
+		if i%5 == 1 {
+			task("Follow up on missed classes", now.Add(-3*time.Hour), false)
+		}
+		if i%2 == 0 {
+			task("Book a PT intro session", now.Add(time.Duration(1+i%5)*day+2*time.Hour), false)
+		}
+		for _, t := range tasks {
+			if _, err := api.SeedTask(t); err != nil {
+				return nil, err
+			}
+		}
+
+		notes := []contactstest.Note{{ContactID: c.ID, Body: noteTexts[i%len(noteTexts)],
+			DateAdded: now.Add(-time.Duration(i%10)*day - time.Hour)}}
+		if i%4 == 0 {
+			notes = append(notes, contactstest.Note{ContactID: c.ID, Body: "Joined with a friend; both on the annual plan.",
+				DateAdded: now.Add(-20 * day)})
+		}
+		for _, n := range notes {
+			if _, err := api.SeedNote(n); err != nil {
+				return nil, err
+			}
+		}
+
+		start := now.Add(time.Duration(i%6)*day + time.Duration(1+i%10)*time.Hour)
+		appts := []contactstest.Appointment{{ContactID: c.ID, Title: appointmentTitles[i%len(appointmentTitles)],
+			StartTime: start, EndTime: start.Add(time.Hour), AppointmentStatus: "confirmed", Notes: "Studio " + fmt.Sprint(1+i%3)}}
+		if i%7 == 3 {
+			appts[0].Status, appts[0].AppointmentStatus = "cancelled", "cancelled"
+		}
+		if i%2 == 1 {
+			past := now.Add(-time.Duration(1+i%5) * day).Truncate(day).Add(18 * time.Hour)
+			appts = append(appts, contactstest.Appointment{ContactID: c.ID, Title: "Spin class",
+				StartTime: past, EndTime: past.Add(45 * time.Minute), AppointmentStatus: "showed"})
+		}
+		for _, a := range appts {
+			if _, err := api.SeedAppointment(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return members, nil
+}
+
+// emailOf makes a member's example.com address of the ASCII letters of the
+// name.
+func emailOf(first, last string) string {
+	ascii := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z':
+				return r
+			case r == 'ë':
+				return 'e'
+			}
+			return -1
+		}, strings.ToLower(s))
+	}
+	return ascii(first) + "." + ascii(last) + "@example.com"
+}

@@ -1,0 +1,532 @@
+package contactsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	contacts "github.com/gymflow/contacts-go"
+	"github.com/gymflow/contacts-go/webhook"
+)
+
+// Inbound brings changes made in the Contacts API back to GymFlow through a
+// Sink: from webhooks (stored in a durable inbox before they are
+// acknowledged, processed after) and from polling (an incremental contact
+// scan, a full reconciliation, and targeted re-reads of tasks, notes and
+// appointments). It keeps the activity read model fresh, ignores stale and
+// repeated news, suppresses echoes of what the outbound Engine wrote, and
+// lets the merge policies decide which CRM edits flow to GymFlow.
+//
+// Methods of one Inbound run one at a time (they share a lock); run one
+// Inbound per location.
+type Inbound struct {
+	client   *contacts.Client
+	state    StateStore
+	store    InboundStore
+	activity ActivityStore
+	mapping  *Mapping
+	sink     Sink
+	policies Policies
+	unlinked bool
+	overlap  time.Duration
+	logger   *slog.Logger
+	now      func() time.Time
+
+	mu    sync.Mutex
+	calls atomic.Int64
+}
+
+// InboundOption configures an Inbound.
+type InboundOption func(*Inbound)
+
+// WithInboundPolicies sets the merge policies (use the Engine's): a CRM
+// edit of a field flows to GymFlow under APIWins, under NewestWins when it
+// is newer than the sync's last write, and under FillIfEmpty when GymFlow
+// had no value; under GymFlowWins and NeverClear GymFlow's value stands
+// and the member's contact is rewritten on its next outbound sync.
+func WithInboundPolicies(p Policies) InboundOption { return func(in *Inbound) { in.policies = p } }
+
+// WithUnlinkedContacts also delivers changes of contacts no member is
+// linked to (MemberID "").
+func WithUnlinkedContacts() InboundOption { return func(in *Inbound) { in.unlinked = true } }
+
+// WithPollOverlap sets how far back each incremental scan looks past its
+// cursor (default 2 minutes), covering search's eventual consistency.
+func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) { in.overlap = d } }
+
+// WithInboundLogger sends records of inbound work to l.
+func WithInboundLogger(l *slog.Logger) InboundOption {
+	return func(in *Inbound) {
+		if l != nil {
+			in.logger = l
+		}
+	}
+}
+
+// WithInboundClock sets the clock (default time.Now).
+func WithInboundClock(now func() time.Time) InboundOption { return func(in *Inbound) { in.now = now } }
+
+// NewInbound returns the inbound side for client's location. state is the
+// outbound Engine's store (for links and echo detection), store the
+// inbound state, activity the read model; one MemoryStore or SQLiteStore
+// serves as all three.
+func NewInbound(client *contacts.Client, state StateStore, store InboundStore, activity ActivityStore, mapping *Mapping, sink Sink, opts ...InboundOption) (*Inbound, error) {
+	if client == nil || state == nil || store == nil || activity == nil || mapping == nil || sink == nil {
+		return nil, errors.New("contactsync: NewInbound needs a client, three stores, a mapping and a sink")
+	}
+	in := &Inbound{client: client, state: state, store: store, activity: activity, mapping: mapping, sink: sink,
+		overlap: 2 * time.Minute, logger: slog.New(slog.DiscardHandler), now: time.Now}
+	for _, o := range opts {
+		o(in)
+	}
+	return in, nil
+}
+
+// InboundReport is what an inbound pass did.
+type InboundReport struct {
+	Events            int   `json:"events"`
+	ContactsChanged   int   `json:"contactsChanged"`
+	ContactsDeleted   int   `json:"contactsDeleted"`
+	ActivitiesChanged int   `json:"activitiesChanged"`
+	ActivitiesDeleted int   `json:"activitiesDeleted"`
+	Echoes            int   `json:"echoes"`
+	Stale             int   `json:"stale"`
+	Unchanged         int   `json:"unchanged"`
+	APICalls          int64 `json:"apiCalls"`
+}
+
+func (r *InboundReport) add(o InboundReport) {
+	r.Events += o.Events
+	r.ContactsChanged += o.ContactsChanged
+	r.ContactsDeleted += o.ContactsDeleted
+	r.ActivitiesChanged += o.ActivitiesChanged
+	r.ActivitiesDeleted += o.ActivitiesDeleted
+	r.Echoes += o.Echoes
+	r.Stale += o.Stale
+	r.Unchanged += o.Unchanged
+	r.APICalls += o.APICalls
+}
+
+// Receive stores a verified webhook event in the durable inbox. Use it as
+// the webhook.Handler's function: the delivery is acknowledged only once
+// the event is stored, and ProcessInbox handles it afterwards, so a crash
+// in between loses nothing and a redelivery is not stored twice.
+func (in *Inbound) Receive(ctx context.Context, ev webhook.Event) error {
+	m := ev.Info()
+	if m.WebhookID == "" {
+		return errors.New("contactsync: webhook event without a webhookId")
+	}
+	_, err := in.store.PutInbox(ctx, InboxEntry{ID: m.WebhookID, Received: in.now(), Timestamp: m.Timestamp, Body: m.Raw})
+	return err
+}
+
+// ProcessInbox handles every stored webhook event, oldest first. An event
+// whose sink delivery fails stays in the inbox and stops the pass.
+func (in *Inbound) ProcessInbox(ctx context.Context) (InboundReport, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var rep InboundReport
+	for {
+		entries, err := in.store.PendingInbox(ctx, 100)
+		if err != nil || len(entries) == 0 {
+			return rep, err
+		}
+		for _, e := range entries {
+			ev, err := webhook.Parse(e.Body)
+			if err == nil {
+				err = in.handleEvent(ctx, ev, &rep)
+			} else {
+				in.logger.Warn("contactsync: dropping a malformed inbox entry", "webhookId", e.ID, "error", err)
+			}
+			if err != nil {
+				return rep, fmt.Errorf("contactsync: webhook %s: %w", e.ID, err)
+			}
+			if err := in.store.DoneInbox(ctx, e.ID); err != nil {
+				return rep, err
+			}
+			rep.Events++
+		}
+	}
+}
+
+func (in *Inbound) handleEvent(ctx context.Context, ev webhook.Event, rep *InboundReport) error {
+	at := ev.Info().Timestamp
+	switch e := ev.(type) {
+	case *webhook.ContactCreate:
+		return in.handleContact(ctx, e.Contact, at, rep)
+	case *webhook.ContactUpdate:
+		return in.handleContact(ctx, e.Contact, at, rep)
+	case *webhook.ContactTagUpdate:
+		return in.handleContact(ctx, e.Contact, at, rep)
+	case *webhook.ContactDndUpdate:
+		return in.handleContact(ctx, e.Contact, at, rep)
+	case *webhook.ContactDelete:
+		return in.handleContactDeleted(ctx, e.Contact.ID, at, rep)
+	case *webhook.TaskCreate:
+		return in.taskEvent(ctx, e.Task, false, at, rep)
+	case *webhook.TaskComplete:
+		done := true
+		e.Task.Completed = &done
+		return in.taskEvent(ctx, e.Task, false, at, rep)
+	case *webhook.TaskDelete:
+		return in.taskEvent(ctx, e.Task, true, at, rep)
+	case *webhook.NoteCreate:
+		return in.noteEvent(ctx, e.Note, false, at, rep)
+	case *webhook.NoteUpdate:
+		return in.noteEvent(ctx, e.Note, false, at, rep)
+	case *webhook.NoteDelete:
+		return in.noteEvent(ctx, e.Note, true, at, rep)
+	case *webhook.AppointmentCreate:
+		return in.appointmentEvent(ctx, e.Appointment, false, at, rep)
+	case *webhook.AppointmentUpdate:
+		return in.appointmentEvent(ctx, e.Appointment, false, at, rep)
+	case *webhook.AppointmentDelete:
+		return in.appointmentEvent(ctx, e.Appointment, true, at, rep)
+	}
+	return nil // INSTALL, UNINSTALL and unknown events are not about members
+}
+
+// contactSeen is the state kept in Seen for a contact: its relevant hash
+// inputs and the tag sets the next sighting is compared with.
+type contactSeen struct {
+	CRMTags     []string `json:"crmTags,omitempty"`     // tags the sync did not write
+	MissingOurs []string `json:"missingOurs,omitempty"` // tags the sync wrote that the CRM removed
+}
+
+// handleContact compares a contact with what is known and delivers what
+// changed in the CRM.
+func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at time.Time, rep *InboundReport) error {
+	if c.ID == "" {
+		return nil
+	}
+	link, err := in.state.LinkByRemote(ctx, KindMember, c.ID)
+	linked := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	seen, err := in.store.Seen(ctx, KindMember, c.ID)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if known && !at.After(seen.At) {
+		rep.Stale++ // older or repeated news
+		return nil
+	}
+	cur := CurrentOf(&c)
+	var last Mapped
+	if linked {
+		if last, err = UnmarshalMapped(link.State); err != nil {
+			last = Mapped{}
+		}
+	}
+	now := contactSeen{CRMTags: minus(c.Tags, link.Tags), MissingOurs: minus(link.Tags, c.Tags)}
+	var prev contactSeen
+	if known {
+		_ = json.Unmarshal(seen.State, &prev)
+	}
+	hash := hashOf("contact", in.relevant(cur), now.CRMTags, now.MissingOurs)
+	state, _ := json.Marshal(now)
+	record := Seen{Kind: KindMember, RemoteID: c.ID, At: at, Hash: hash, State: state}
+	if known && seen.Hash == hash && !seen.Deleted {
+		rep.Unchanged++
+		return in.store.PutSeen(ctx, record)
+	}
+
+	// Field by field: what differs from the sync's last write is a CRM
+	// edit; the policies decide whether it flows to GymFlow.
+	fields := map[string]string{}
+	conflict := false
+	for _, t := range in.mapping.Targets() {
+		crm, wrote, ok := compareTarget(t, cur, last)
+		if !ok || crm == wrote {
+			continue
+		}
+		if !linked || in.inboundWins(in.policies.For(t), wrote, at, link.UpdatedAt) {
+			fields[t] = crm
+		} else {
+			conflict = true // GymFlow's value stands: rewrite it outbound
+		}
+	}
+	added := minus(now.CRMTags, prev.CRMTags)
+	removed := minus(append(minus(prev.CRMTags, now.CRMTags), minus(now.MissingOurs, prev.MissingOurs)...), nil)
+	if len(fields) == 0 && len(added) == 0 && len(removed) == 0 {
+		if linked && conflict {
+			link.Hash = ""
+			if err := in.state.PutLink(ctx, link); err != nil {
+				return err
+			}
+		}
+		rep.Echoes++ // what the sync wrote, or nothing GymFlow cares about
+		return in.store.PutSeen(ctx, record)
+	}
+	if !linked && !in.unlinked {
+		return in.store.PutSeen(ctx, record)
+	}
+	ch := ContactChanged{MemberID: link.LocalID, Contact: c, Fields: fields, Tags: slices.Clone(c.Tags), TagsAdded: added, TagsRemoved: removed, At: at}
+	if err := in.sink.Receive(ctx, ch); err != nil {
+		return err
+	}
+	rep.ContactsChanged++
+	if linked && (len(fields) > 0 || conflict) {
+		// GymFlow now holds the CRM's values for the delivered fields:
+		// record them as written, so the outbound sync of the updated
+		// member sends nothing back; a conflict GymFlow won is rewritten.
+		for t, v := range fields {
+			setTarget(&last, t, v)
+		}
+		snapshot, err := last.Marshal()
+		if err != nil {
+			return err
+		}
+		link.State, link.Hash = snapshot, last.Hash()
+		if conflict {
+			link.Hash = ""
+		}
+		if err := in.state.PutLink(ctx, link); err != nil {
+			return err
+		}
+	}
+	return in.store.PutSeen(ctx, record)
+}
+
+// relevant is the part of a contact the mapping cares about.
+func (in *Inbound) relevant(cur *Current) []string {
+	var out []string
+	for _, t := range in.mapping.Targets() {
+		if v, _, ok := compareTarget(t, cur, Mapped{}); ok {
+			out = append(out, t+"="+v)
+		}
+	}
+	return out
+}
+
+// compareTarget returns a target's value on the contact and in the last
+// write, canonicalised; ok is false for targets the API cannot read back
+// (custom fields mapped by key: contacts carry custom fields by ID).
+func compareTarget(t string, cur *Current, last Mapped) (crm, wrote string, ok bool) {
+	if f, isCustom := parseCustomName(t); isCustom {
+		if f.ID() == "" {
+			return "", "", false
+		}
+		return canonicalCustom(cur.Custom[t]), canonicalCustom(last.Custom[t]), true
+	}
+	return cur.Fields[t], last.Fields[t], true
+}
+
+func setTarget(m *Mapped, t, v string) {
+	if _, isCustom := parseCustomName(t); isCustom {
+		if m.Custom == nil {
+			m.Custom = map[string]any{}
+		}
+		if v == "" {
+			delete(m.Custom, t)
+		} else {
+			m.Custom[t] = v
+		}
+		return
+	}
+	if m.Fields == nil {
+		m.Fields = map[string]string{}
+	}
+	if v == "" {
+		delete(m.Fields, t)
+	} else {
+		m.Fields[t] = v
+	}
+}
+
+// inboundWins decides whether a CRM edit of a field flows to GymFlow.
+func (in *Inbound) inboundWins(p Policy, wrote string, crmAt, syncAt time.Time) bool {
+	switch p {
+	case APIWins:
+		return true
+	case NewestWins:
+		return syncAt.IsZero() || crmAt.After(syncAt)
+	case FillIfEmpty:
+		return wrote == ""
+	}
+	return false // GymFlowWins, NeverClear
+}
+
+// minus returns the elements of a not in b, sorted.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (in *Inbound) handleContactDeleted(ctx context.Context, contactID string, at time.Time, rep *InboundReport) error {
+	seen, err := in.store.Seen(ctx, KindMember, contactID)
+	if err == nil && (seen.Deleted || at.Before(seen.At)) {
+		rep.Stale++
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	link, err := in.state.LinkByRemote(ctx, KindMember, contactID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if link.LocalID != "" || in.unlinked {
+		if err := in.sink.Receive(ctx, ContactDeleted{MemberID: link.LocalID, ContactID: contactID, At: at}); err != nil {
+			return err
+		}
+		rep.ContactsDeleted++
+	}
+	if err := in.activity.DeleteContactActivities(ctx, contactID); err != nil {
+		return err
+	}
+	return in.store.PutSeen(ctx, Seen{Kind: KindMember, RemoteID: contactID, At: at, Deleted: true})
+}
+
+// --- activities --------------------------------------------------------------
+
+func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, at time.Time, rep *InboundReport) error {
+	a := Activity{Kind: KindTask, RemoteID: t.ID, ContactID: t.ContactID, Title: t.Title, Body: t.Body, At: t.DueDate.Time, UpdatedAt: at}
+	if t.Completed != nil {
+		a.Completed = *t.Completed
+	} else if prev, err := in.activity.Activity(ctx, KindTask, t.ID); err == nil {
+		a.Completed = prev.Completed // TaskCreate payloads lack completed
+	}
+	if err := in.store.MarkDirty(ctx, t.ContactID, at); err != nil {
+		return err
+	}
+	return in.applyActivity(ctx, a, deleted, rep)
+}
+
+func (in *Inbound) noteEvent(ctx context.Context, n webhook.Note, deleted bool, at time.Time, rep *InboundReport) error {
+	a := Activity{Kind: KindNote, RemoteID: n.ID, ContactID: n.ContactID, Body: n.Body, At: n.DateAdded.Time, UpdatedAt: at}
+	if prev, err := in.activity.Activity(ctx, KindNote, n.ID); err == nil {
+		a.Title = prev.Title // note payloads carry no title
+	}
+	return in.applyActivity(ctx, a, deleted, rep)
+}
+
+func (in *Inbound) appointmentEvent(ctx context.Context, ap webhook.Appointment, deleted bool, at time.Time, rep *InboundReport) error {
+	a := Activity{Kind: KindAppointment, RemoteID: ap.ID, ContactID: ap.ContactID, Title: ap.Title, Body: ap.Notes,
+		At: ap.StartTime.Time, End: ap.EndTime.Time, Status: ap.AppointmentStatus, UpdatedAt: at}
+	// Update and delete payloads may claim to be creates (a documented
+	// quirk): re-read the contact's appointments on the next refresh.
+	if err := in.store.MarkDirty(ctx, ap.ContactID, at); err != nil {
+		return err
+	}
+	return in.applyActivity(ctx, a, deleted, rep)
+}
+
+// applyActivity updates the read model and delivers the change, unless it
+// is stale, a repeat, or an echo of what the outbound sync wrote.
+func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, rep *InboundReport) error {
+	if a.RemoteID == "" || a.ContactID == "" {
+		return nil
+	}
+	prev, err := in.activity.Activity(ctx, a.Kind, a.RemoteID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if exists && a.UpdatedAt.Before(prev.UpdatedAt) {
+		rep.Stale++
+		return nil
+	}
+	if link, err := in.state.LinkByRemote(ctx, KindMember, a.ContactID); err == nil {
+		a.MemberID = link.LocalID
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if deleted {
+		if !exists {
+			if seen, err := in.store.Seen(ctx, a.Kind, a.RemoteID); err == nil && seen.Deleted {
+				rep.Stale++
+				return nil
+			}
+		}
+		if err := in.activity.DeleteActivity(ctx, a.Kind, a.RemoteID); err != nil {
+			return err
+		}
+		if err := in.store.PutSeen(ctx, Seen{Kind: a.Kind, RemoteID: a.RemoteID, At: a.UpdatedAt, Deleted: true}); err != nil {
+			return err
+		}
+		if a.MemberID == "" && !in.unlinked {
+			return nil
+		}
+		if exists {
+			a = prevWith(prev, a)
+		}
+		if err := in.sink.Receive(ctx, ActivityDeleted{Activity: a}); err != nil {
+			return err
+		}
+		rep.ActivitiesDeleted++
+		return nil
+	}
+	same := exists && sameActivity(prev, a)
+	if err := in.activity.PutActivity(ctx, a); err != nil {
+		return err
+	}
+	switch {
+	case same:
+		rep.Unchanged++
+		return nil
+	case in.isEcho(ctx, a):
+		rep.Echoes++
+		return nil
+	case a.MemberID == "" && !in.unlinked:
+		return nil
+	}
+	if err := in.sink.Receive(ctx, ActivityChanged{Activity: a}); err != nil {
+		return err
+	}
+	rep.ActivitiesChanged++
+	return nil
+}
+
+func prevWith(prev, a Activity) Activity {
+	prev.UpdatedAt, prev.MemberID = a.UpdatedAt, a.MemberID
+	return prev
+}
+
+func sameActivity(a, b Activity) bool {
+	return a.Title == b.Title && a.Body == b.Body && a.At.Equal(b.At) && a.End.Equal(b.End) &&
+		a.Completed == b.Completed && a.Status == b.Status && a.ContactID == b.ContactID
+}
+
+// isEcho reports whether a task or note holds exactly what the outbound
+// sync last wrote.
+func (in *Inbound) isEcho(ctx context.Context, a Activity) bool {
+	if a.Kind != KindTask && a.Kind != KindNote {
+		return false
+	}
+	link, err := in.state.LinkByRemote(ctx, a.Kind, a.RemoteID)
+	if err != nil {
+		return false
+	}
+	var written childPayload
+	if json.Unmarshal(link.State, &written) != nil {
+		return false
+	}
+	if a.Kind == KindTask && written.Task != nil {
+		w := written.Task
+		return w.Title == a.Title && w.Body == a.Body && w.Completed == a.Completed && w.DueDate.Equal(a.At.Truncate(time.Second))
+	}
+	return written.Note != nil && written.Note.Body == a.Body
+}
+
+// call makes one SDK call and counts it.
+func (in *Inbound) call(f func(opts ...contacts.RequestOption) error) error {
+	var meta contacts.Response
+	err := f(contacts.WithResponse(&meta))
+	in.calls.Add(int64(max(meta.Attempts, 1)))
+	return err
+}

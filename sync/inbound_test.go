@@ -1,0 +1,430 @@
+package contactsync_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gymflow/contacts-go/contactstest"
+	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/webhook"
+)
+
+// recordingSink records what the inbound side delivers.
+type recordingSink struct {
+	mu      sync.Mutex
+	changes []contactsync.InboundChange
+	fail    error
+}
+
+func (s *recordingSink) Receive(_ context.Context, ch contactsync.InboundChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.changes = append(s.changes, ch)
+	return nil
+}
+
+func (s *recordingSink) take() []contactsync.InboundChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.changes
+	s.changes = nil
+	return out
+}
+
+// twoWay is a fake API with the outbound engine, the inbound side and a
+// webhook receiver feeding its inbox.
+type twoWay struct {
+	*world
+	mem  *contactsync.MemoryStore
+	sink *recordingSink
+	in   *contactsync.Inbound
+	hook *httptest.Server
+}
+
+func newTwoWay(t *testing.T, policies contactsync.Policies, inOpts ...contactsync.InboundOption) *twoWay {
+	t.Helper()
+	w := newWorld(t, contactsync.WithPolicies(policies))
+	mem := w.store.(*contactsync.MemoryStore)
+	tw := &twoWay{world: w, mem: mem, sink: &recordingSink{}}
+	in, err := contactsync.NewInbound(w.client, mem, mem, mem, engineMapping(t), tw.sink,
+		append([]contactsync.InboundOption{contactsync.WithInboundPolicies(policies)}, inOpts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.in = in
+	edKey, _ := w.srv.WebhookPublicKeys()
+	v, err := webhook.NewVerifier(webhook.WithEd25519PublicKey(edKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webhook.NewHandler(v, in.Receive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.hook = httptest.NewServer(h)
+	t.Cleanup(tw.hook.Close)
+	if err := w.srv.AddWebhook(tw.hook.URL); err != nil {
+		t.Fatal(err)
+	}
+	return tw
+}
+
+// deliver flushes the fake's webhooks and processes the inbox.
+func (tw *twoWay) deliver() contactsync.InboundReport {
+	tw.t.Helper()
+	flush(tw.t, tw.srv)
+	rep, err := tw.in.ProcessInbox(context.Background())
+	if err != nil {
+		tw.t.Fatal(err)
+	}
+	return rep
+}
+
+func flush(t *testing.T, srv *contactstest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.FlushWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newestWins() contactsync.Policies { return contactsync.Policies{Default: contactsync.NewestWins} }
+
+func TestCRMChangeReachesTheSinkByWebhook(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(2))
+	tw.deliver()
+	tw.sink.take() // the creates' own webhooks are echoes
+	c := tw.byEmail("member1@example.com")[0]
+	if _, err := tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "Edited" }); err != nil {
+		t.Fatal(err)
+	}
+	tw.deliver()
+	got := tw.sink.take()
+	if len(got) != 1 {
+		t.Fatalf("delivered %#v", got)
+	}
+	ch, ok := got[0].(contactsync.ContactChanged)
+	if !ok || ch.MemberID != "m0001" || ch.Fields["lastName"] != "Edited" || len(ch.Fields) != 1 {
+		t.Fatalf("change = %#v", got[0])
+	}
+}
+
+func TestEchoesOfOutboundWritesAreSuppressed(t *testing.T) {
+	t.Parallel()
+	for _, p := range []contactsync.Policy{contactsync.NewestWins, contactsync.APIWins, contactsync.GymFlowWins, contactsync.FillIfEmpty} {
+		t.Run(p.String(), func(t *testing.T) {
+			t.Parallel()
+			tw := newTwoWay(t, contactsync.Policies{Default: p})
+			ms := members(3)
+			due := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+			ms[0].Tasks = []contactsync.Task{{ID: "t1", Title: "Call", Due: due}}
+			ms[0].Notes = []contactsync.Note{{ID: "n1", Body: "hello"}}
+			tw.sync(ms)
+			rep := tw.deliver()
+			ms[1].Fields["last_name"] = "GymFlowEdit"
+			ms[2].Tags = append(ms[2].Tags, "gold")
+			ms[0].Tasks[0].Done = true
+			ms[0].Notes[0].Body = "hello again"
+			tw.sync(ms)
+			rep2 := tw.deliver()
+			if got := tw.sink.take(); len(got) != 0 {
+				t.Fatalf("GymFlow's own writes came back as changes: %#v", got)
+			}
+			if rep.Echoes == 0 || rep2.Echoes+rep2.Unchanged < 3 {
+				t.Errorf("echo counters %+v %+v", rep, rep2)
+			}
+			// And they cost the outbound side nothing afterwards.
+			if _, calls := tw.sync(ms); calls != 0 {
+				t.Errorf("a sync after the echoes made %d calls", calls)
+			}
+		})
+	}
+}
+
+func TestLostWebhooksAreCaughtByPollingAndReconciliation(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(3))
+	tw.deliver()
+	tw.sink.take()
+	if _, err := tw.in.PollContacts(context.Background()); err != nil { // the first scan sets the cursor
+		t.Fatal(err)
+	}
+	tw.sink.take()
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1})
+	c := tw.byEmail("member2@example.com")[0]
+	time.Sleep(5 * time.Millisecond) // a later dateUpdated than the cursor
+	tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.FirstName = "Renamed" })
+	gone := tw.byEmail("member0@example.com")[0]
+	tw.srv.CRM().DeleteContact(gone.ID)
+	tw.deliver()
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Fatalf("dropped webhooks were delivered: %#v", got)
+	}
+	rep, err := tw.in.PollContacts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tw.sink.take()
+	if len(got) != 1 || got[0].(contactsync.ContactChanged).Fields["firstName"] != "Renamed" || rep.APICalls != 1 {
+		t.Fatalf("poll delivered %#v (%+v)", got, rep)
+	}
+	// The deletion leaves no trace in a search: reconciliation finds it.
+	if _, err := tw.in.Reconcile(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	got = tw.sink.take()
+	if len(got) != 1 {
+		t.Fatalf("reconcile delivered %#v", got)
+	}
+	if d, ok := got[0].(contactsync.ContactDeleted); !ok || d.MemberID != "m0000" || d.ContactID != gone.ID {
+		t.Errorf("deletion = %#v", got[0])
+	}
+	// Nothing new: a second reconciliation delivers nothing.
+	tw.in.Reconcile(context.Background(), false)
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Errorf("second reconcile delivered %#v", got)
+	}
+}
+
+func TestDuplicatesAndReorderingDeliverOnceInEffectOrder(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(1))
+	tw.deliver()
+	tw.sink.take()
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DuplicateRate: 1, Reorder: true})
+	c := tw.byEmail("member0@example.com")[0]
+	for i := 1; i <= 4; i++ {
+		time.Sleep(2 * time.Millisecond) // distinct timestamps
+		tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = fmt.Sprint("v", i) })
+	}
+	tw.deliver()
+	var seen []string
+	for _, ch := range tw.sink.take() {
+		seen = append(seen, ch.(contactsync.ContactChanged).Fields["lastName"])
+	}
+	if strings.Join(seen, ",") != "v1,v2,v3,v4" {
+		t.Errorf("sink saw %v, want each change once in effect order", seen)
+	}
+	// Late, older news is ignored.
+	if _, err := tw.in.PollContacts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Errorf("poll after the webhooks delivered %#v", got)
+	}
+}
+
+func TestWebhookStoredBeforeProcessingSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(1))
+	tw.deliver()
+	tw.sink.take()
+	c := tw.byEmail("member0@example.com")[0]
+	tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "AfterCrash" })
+	flush(t, tw.srv) // acknowledged: stored in the inbox, not processed
+	// The process dies here. A new Inbound over the same stores picks up.
+	sink := &recordingSink{}
+	in, err := contactsync.NewInbound(tw.client, tw.mem, tw.mem, tw.mem, engineMapping(t), sink, contactsync.WithInboundPolicies(newestWins()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.ProcessInbox(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.take()
+	if len(got) != 1 || got[0].(contactsync.ContactChanged).Fields["lastName"] != "AfterCrash" {
+		t.Fatalf("after the crash: %#v", got)
+	}
+	// A redelivery of the same webhook does nothing.
+	for _, d := range tw.srv.WebhookDeliveries() {
+		if d.Delivered {
+			ev, _ := webhook.Parse(d.Body)
+			in.Receive(context.Background(), ev)
+		}
+	}
+	in.ProcessInbox(context.Background())
+	if got := sink.take(); len(got) != 0 {
+		t.Errorf("redeliveries delivered %#v", got)
+	}
+}
+
+func TestSinkFailureKeepsTheEvent(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(1))
+	tw.deliver()
+	tw.sink.take()
+	c := tw.byEmail("member0@example.com")[0]
+	tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "Retry" })
+	tw.sink.fail = fmt.Errorf("gymflow is down")
+	flush(t, tw.srv)
+	if _, err := tw.in.ProcessInbox(context.Background()); err == nil {
+		t.Fatal("a failing sink was not reported")
+	}
+	tw.sink.fail = nil
+	tw.deliver()
+	if got := tw.sink.take(); len(got) != 1 {
+		t.Fatalf("after the sink recovered: %#v", got)
+	}
+}
+
+func TestActivityReadModelMatchesTheAPI(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	ms := members(5)
+	due := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i := range ms {
+		ms[i].Tasks = []contactsync.Task{{ID: fmt.Sprint("t", i), Title: fmt.Sprint("Task ", i), Due: due.Add(time.Duration(i) * time.Hour)}}
+		ms[i].Notes = []contactsync.Note{{ID: fmt.Sprint("n", i), Body: fmt.Sprint("Note ", i)}}
+	}
+	tw.sync(ms)
+	crm := tw.srv.CRM()
+	for i, m := range ms {
+		c := tw.byEmail(m.Fields["email"].(string))[0]
+		start := due.Add(time.Duration(24+i) * time.Hour)
+		crm.CreateAppointment(contactstest.Appointment{ContactID: c.ID, Title: fmt.Sprint("Class ", i), StartTime: start, EndTime: start.Add(time.Hour)})
+		if i == 2 { // edited in the CRM: no webhook for task edits
+			crm.UpdateTask(tw.srv.Tasks(c.ID)[0].ID, func(t *contactstest.Task) { t.Title = "Edited in CRM" })
+		}
+	}
+	tw.deliver()
+	if _, err := tw.in.Reconcile(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	views := contactsync.NewViews(tw.mem, tw.mem)
+	before := tw.srv.RequestCount()
+	for _, m := range ms {
+		c := tw.byEmail(m.Fields["email"].(string))[0]
+		tl, err := views.Timeline(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, x := range tw.srv.Tasks(c.ID) {
+			want = append(want, "task:"+x.Title)
+		}
+		for _, x := range tw.srv.Notes(c.ID) {
+			want = append(want, "note:"+x.Body)
+		}
+		for _, x := range tw.srv.Appointments(c.ID) {
+			want = append(want, "appointment:"+x.Title)
+		}
+		var got []string
+		for _, a := range tl {
+			switch a.Kind {
+			case contactsync.KindNote:
+				got = append(got, "note:"+a.Body)
+			default:
+				got = append(got, string(a.Kind)+":"+a.Title)
+			}
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: read model %v, API %v", m.ID, got, want)
+		}
+	}
+	if n := tw.srv.RequestCount() - before; n != 0 {
+		t.Errorf("reading timelines made %d API calls", n)
+	}
+}
+
+// TestBothSidesSettleWithoutALoop: 1,000 edits, half in GymFlow and half
+// in the CRM, flow both ways until nothing is left to send; then the
+// fake's request count stops growing.
+func TestBothSidesSettleWithoutALoop(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	ms := members(50)
+	gym := map[string]contactsync.Member{}
+	for _, m := range ms {
+		gym[m.ID] = m
+	}
+	tw.sync(ms)
+	// The sink applies CRM changes to GymFlow, whose change feeds the outbound engine.
+	var pending []contactsync.Change
+	apply := func() {
+		for _, ch := range tw.sink.take() {
+			cc, ok := ch.(contactsync.ContactChanged)
+			if !ok || cc.MemberID == "" {
+				continue
+			}
+			m := gym[cc.MemberID]
+			if v, ok := cc.Fields["lastName"]; ok {
+				m.Fields["last_name"] = v
+			}
+			if v, ok := cc.Fields["firstName"]; ok {
+				m.Fields["first_name"] = v
+			}
+			gym[cc.MemberID] = m
+			pending = append(pending, contactsync.MemberUpserted{Member: m})
+		}
+	}
+	settle := func() {
+		for range 10 {
+			tw.deliver()
+			apply()
+			if len(pending) == 0 {
+				return
+			}
+			if _, err := tw.eng.Apply(context.Background(), changes(pending...)); err != nil {
+				t.Fatal(err)
+			}
+			pending = nil
+		}
+		t.Fatal("did not settle in 10 rounds")
+	}
+	for i := range 1000 {
+		m := gym[fmt.Sprintf("m%04d", i%50)]
+		if i%2 == 0 { // a GymFlow edit
+			m.Fields["last_name"] = fmt.Sprint("gym", i)
+			gym[m.ID] = m
+			if _, err := tw.eng.Apply(context.Background(), changes(contactsync.MemberUpserted{Member: m})); err != nil {
+				t.Fatal(err)
+			}
+		} else { // a CRM edit
+			c := tw.byEmail(m.Fields["email"].(string))[0]
+			time.Sleep(time.Millisecond)
+			tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.FirstName = fmt.Sprint("crm", i) })
+		}
+		if i%100 == 99 {
+			settle()
+		}
+	}
+	settle()
+	// Both sides agree, and nothing more is sent.
+	for _, m := range gym {
+		c := tw.byEmail(m.Fields["email"].(string))[0]
+		if c.FirstName != m.Fields["first_name"] || c.LastName != m.Fields["last_name"] {
+			t.Fatalf("%s: CRM %s %s, GymFlow %v %v", m.ID, c.FirstName, c.LastName, m.Fields["first_name"], m.Fields["last_name"])
+		}
+	}
+	before := tw.srv.RequestCount()
+	var all []contactsync.Member
+	for _, m := range gym {
+		all = append(all, m)
+	}
+	tw.sync(all)
+	tw.deliver()
+	if n := tw.srv.RequestCount() - before; n != 0 {
+		t.Errorf("after settling, a full sync still made %d calls", n)
+	}
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Errorf("after settling, the sink still got %d changes", len(got))
+	}
+}

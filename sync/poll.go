@@ -1,0 +1,318 @@
+package contactsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	contacts "github.com/gymflow/contacts-go"
+)
+
+// Cursor names in the InboundStore.
+const (
+	cursorContacts = "contacts.dateUpdated"
+)
+
+// PollContacts is the incremental scan: it searches the contacts updated
+// since the last scan (less the overlap, for search's eventual
+// consistency), oldest first, delivers what changed, marks their activity
+// for a re-read, and advances the persisted cursor. The first scan, with
+// no cursor yet, reads every contact (Reconcile does the same and more).
+func (in *Inbound) PollContacts(ctx context.Context) (InboundReport, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.pollContacts(ctx)
+}
+
+func (in *Inbound) pollContacts(ctx context.Context) (rep InboundReport, err error) {
+	start := in.calls.Load()
+	defer func() { rep.APICalls = in.calls.Load() - start }()
+
+	raw, err := in.store.Cursor(ctx, cursorContacts)
+	if err != nil {
+		return rep, err
+	}
+	params := contacts.SearchParams{PageLimit: contacts.MaxSearchPageLimit, Sort: []contacts.Sort{{Field: "dateUpdated", Direction: contacts.Asc}}}
+	var since time.Time
+	if raw != "" {
+		if since, err = time.Parse(time.RFC3339Nano, raw); err != nil {
+			return rep, fmt.Errorf("contactsync: bad contacts cursor %q: %w", raw, err)
+		}
+		from := since.Add(-in.overlap)
+		params.Filters = []contacts.Filter{contacts.Where("dateUpdated", contacts.OpRange, contacts.Range{GTE: from.UTC().Format("2006-01-02T15:04:05.000Z")})}
+	}
+	newest := since
+	for c, err := range in.searchAll(ctx, params) {
+		if err != nil {
+			return rep, err
+		}
+		if err := in.handleContact(ctx, c, c.DateUpdated.Time, &rep); err != nil {
+			return rep, err
+		}
+		if c.DateUpdated.After(newest) {
+			newest = c.DateUpdated.Time
+		}
+	}
+	if newest.After(since) {
+		if err := in.store.SetCursor(ctx, cursorContacts, newest.UTC().Format(time.RFC3339Nano)); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// searchAll iterates a search page by page with searchAfter cursors,
+// counting each page's call.
+func (in *Inbound) searchAll(ctx context.Context, p contacts.SearchParams) func(func(contacts.Contact, error) bool) {
+	return func(yield func(contacts.Contact, error) bool) {
+		for {
+			var page *contacts.SearchResult
+			err := in.call(func(o ...contacts.RequestOption) (err error) {
+				page, err = in.client.Contacts.Search(ctx, p, o...)
+				return err
+			})
+			if err != nil {
+				yield(contacts.Contact{}, err)
+				return
+			}
+			for _, c := range page.Contacts {
+				if !yield(c, nil) {
+					return
+				}
+			}
+			n := len(page.Contacts)
+			if n < p.PageLimit || n == 0 || len(page.Contacts[n-1].SearchAfter) == 0 {
+				return
+			}
+			p.SearchAfter = page.Contacts[n-1].SearchAfter
+		}
+	}
+}
+
+// Reconcile is the scheduled full reconciliation, catching what webhooks
+// lost: it reads every contact of the location (one call per 500),
+// delivers what changed, reports linked contacts that are gone as deleted,
+// and — with activities — re-reads every linked contact's tasks, notes and
+// appointments (three calls per contact; plan for it in the budget).
+func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundReport, err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	start := in.calls.Load()
+	defer func() { rep.APICalls = in.calls.Load() - start }()
+
+	present := map[string]bool{}
+	scanStart := in.now()
+	for c, err := range in.searchAll(ctx, contacts.SearchParams{PageLimit: contacts.MaxSearchPageLimit}) {
+		if err != nil {
+			return rep, err
+		}
+		present[c.ID] = true
+		at := c.DateUpdated.Time
+		if at.IsZero() {
+			at = scanStart
+		}
+		if err := in.handleContact(ctx, c, at, &rep); err != nil {
+			return rep, err
+		}
+	}
+
+	var linked []Link
+	for after := ""; ; {
+		page, err := in.state.Links(ctx, KindMember, after, 500)
+		if err != nil {
+			return rep, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		linked = append(linked, page...)
+		after = page[len(page)-1].LocalID
+	}
+	for _, l := range linked {
+		if l.RemoteID == "" {
+			continue
+		}
+		if !present[l.RemoteID] {
+			if err := in.handleContactDeleted(ctx, l.RemoteID, scanStart, &rep); err != nil {
+				return rep, err
+			}
+			continue
+		}
+		if activities {
+			if err := in.refreshActivity(ctx, l.RemoteID, &rep); err != nil {
+				return rep, err
+			}
+		}
+	}
+	// The scan saw every contact as of its start: the incremental scan
+	// goes on from there (less its overlap), not from the newest
+	// dateUpdated, which after a bulk import would re-read it all.
+	raw, err := in.store.Cursor(ctx, cursorContacts)
+	if err != nil {
+		return rep, err
+	}
+	if cur, perr := time.Parse(time.RFC3339Nano, raw); raw == "" || perr == nil && scanStart.After(cur) {
+		if err := in.store.SetCursor(ctx, cursorContacts, scanStart.UTC().Format(time.RFC3339Nano)); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// RefreshDirty re-reads the tasks, notes and appointments of up to limit
+// contacts with recent activity (marked by webhooks and scans), three
+// calls each — the only way to see task edits, which fire no webhook.
+func (in *Inbound) RefreshDirty(ctx context.Context, limit int) (rep InboundReport, err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	start := in.calls.Load()
+	defer func() { rep.APICalls = in.calls.Load() - start }()
+	ids, err := in.store.Dirty(ctx, in.now(), limit)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range ids {
+		if err := in.refreshActivity(ctx, id, &rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// RefreshActivity re-reads one contact's tasks, notes and appointments.
+func (in *Inbound) RefreshActivity(ctx context.Context, contactID string) (InboundReport, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var rep InboundReport
+	start := in.calls.Load()
+	err := in.refreshActivity(ctx, contactID, &rep)
+	rep.APICalls = in.calls.Load() - start
+	return rep, err
+}
+
+func (in *Inbound) refreshActivity(ctx context.Context, contactID string, rep *InboundReport) error {
+	readAt := in.now()
+	var tasks []contacts.Task
+	var notes []contacts.Note
+	var appts []contacts.Appointment
+	err := in.call(func(o ...contacts.RequestOption) (err error) {
+		tasks, err = in.client.Tasks.List(ctx, contactID, o...)
+		return err
+	})
+	if errors.Is(err, contacts.ErrNotFound) {
+		return in.handleContactDeleted(ctx, contactID, readAt, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if err := in.call(func(o ...contacts.RequestOption) (err error) {
+		notes, err = in.client.Notes.List(ctx, contactID, o...)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := in.call(func(o ...contacts.RequestOption) (err error) {
+		appts, err = in.client.Appointments.List(ctx, contactID, o...)
+		return err
+	}); err != nil {
+		return err
+	}
+	fresh := map[Kind]map[string]Activity{KindTask: {}, KindNote: {}, KindAppointment: {}}
+	for _, t := range tasks {
+		fresh[KindTask][t.ID] = Activity{Kind: KindTask, RemoteID: t.ID, ContactID: contactID, Title: t.Title, Body: t.Body,
+			At: t.DueDate.Time, Completed: t.Completed, UpdatedAt: readAt}
+	}
+	for _, n := range notes {
+		fresh[KindNote][n.ID] = Activity{Kind: KindNote, RemoteID: n.ID, ContactID: contactID, Title: n.Title, Body: n.Body,
+			At: n.DateAdded.Time, UpdatedAt: readAt}
+	}
+	for _, a := range appts {
+		start, _ := a.Start(time.UTC)
+		end, _ := a.End(time.UTC)
+		status := a.AppointmentStatus
+		if status == "" {
+			status = a.Status
+		}
+		fresh[KindAppointment][a.ID] = Activity{Kind: KindAppointment, RemoteID: a.ID, ContactID: contactID, Title: a.Title,
+			Body: a.Notes, At: start, End: end, Status: status, UpdatedAt: readAt}
+	}
+	known, err := in.activity.Activities(ctx, ActivityQuery{ContactID: contactID})
+	if err != nil {
+		return err
+	}
+	for _, k := range known {
+		if _, still := fresh[k.Kind][k.RemoteID]; !still {
+			if err := in.applyActivity(ctx, Activity{Kind: k.Kind, RemoteID: k.RemoteID, ContactID: contactID, UpdatedAt: readAt}, true, rep); err != nil {
+				return err
+			}
+		}
+	}
+	for _, kind := range []Kind{KindTask, KindNote, KindAppointment} {
+		for _, a := range fresh[kind] {
+			if err := in.applyActivity(ctx, a, false, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return in.store.ClearDirty(ctx, contactID, readAt)
+}
+
+// Cycle is one polling round: process the inbox, scan changed contacts,
+// re-read up to refreshLimit contacts with recent activity.
+func (in *Inbound) Cycle(ctx context.Context, refreshLimit int) (InboundReport, error) {
+	var total InboundReport
+	for _, step := range []func(context.Context) (InboundReport, error){
+		in.ProcessInbox,
+		in.PollContacts,
+		func(ctx context.Context) (InboundReport, error) { return in.RefreshDirty(ctx, refreshLimit) },
+	} {
+		rep, err := step(ctx)
+		total.add(rep)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Schedule runs Cycle for every location's Inbound every interval, their
+// rounds staggered evenly across the interval so locations do not poll at
+// once, and Reconcile every reconcileEvery (0: never). It returns when ctx
+// ends; a failed round is reported to onError (if set) and retried on the
+// next tick.
+func Schedule(ctx context.Context, interval, reconcileEvery time.Duration, refreshLimit int, onError func(*Inbound, error), locations ...*Inbound) {
+	done := make(chan struct{})
+	for i, in := range locations {
+		offset := time.Duration(i) * interval / time.Duration(max(len(locations), 1))
+		go func() {
+			defer func() { done <- struct{}{} }()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(offset):
+			}
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			lastReconcile := in.now()
+			for {
+				_, err := in.Cycle(ctx, refreshLimit)
+				if err == nil && reconcileEvery > 0 && in.now().Sub(lastReconcile) >= reconcileEvery {
+					_, err = in.Reconcile(ctx, false)
+					lastReconcile = in.now()
+				}
+				if err != nil && onError != nil && ctx.Err() == nil {
+					onError(in, err)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	for range locations {
+		<-done
+	}
+}
