@@ -1,14 +1,45 @@
 // Package contactsync keeps GymFlow members, their tags, tasks and notes in
 // step with the Contacts API with the fewest possible API calls, exactly
-// once, surviving crashes. The folder is sync/; import it as contactsync:
+// once, surviving crashes — and brings the CRM's changes back. The folder
+// is sync/; import it as contactsync:
 //
 //	import contactsync "github.com/gymflow/contacts-go/sync"
 //
-// A Mapping describes how a member record becomes a contact; merge
-// policies decide which side wins per field; tag ownership keeps the sync
-// from removing tags it did not write. The Engine streams members (or
-// incremental changes) through a StateStore that links GymFlow IDs to
-// contact, task and note IDs, remembers hashes of what was last written,
-// and records an intent before every write so a crashed run is resumed
-// without duplicates.
+// # Outbound: GymFlow → Contacts API
+//
+// A Mapping describes how a member record becomes a contact (transforms,
+// required fields, fallbacks, constants, custom fields by ID or key),
+// validated when it is built. Merge policies decide which side wins per
+// field; tag ownership keeps the sync from removing tags it did not write.
+// The Engine streams members (SyncMembers) or incremental changes (Apply)
+// through a StateStore that links GymFlow IDs to contact, task and note
+// IDs, remembers hashes of what was last written, and records an intent
+// before every write, so a crashed run is resumed without duplicates. A
+// new member costs one call, an unchanged one none, a changed one one
+// update plus one call per tag direction.
+//
+// # Inbound: Contacts API → GymFlow
+//
+// Inbound delivers the CRM's changes to a Sink: from webhooks, stored in a
+// durable inbox before they are acknowledged (Receive) and processed after
+// (ProcessInbox); and from polling — an incremental scan of changed
+// contacts (PollContacts), a full reconciliation that catches lost
+// webhooks and deletions (Reconcile), and re-reads of the tasks, notes and
+// appointments of contacts with recent activity (RefreshDirty). It ignores
+// stale and repeated news, recognises the outbound Engine's own writes
+// (echoes), and applies the merge policies to CRM edits. Schedule runs
+// many locations, staggered.
+//
+// # Activity
+//
+// The inbound side keeps a read model of every linked member's tasks,
+// notes and appointments in an ActivityStore; Views answer a member's
+// Timeline and the location's open and overdue tasks, upcoming
+// appointments and recent notes without any API call.
+//
+// # Stores
+//
+// MemoryStore (tests, one-off runs) and SQLiteStore (OpenSQLite; pure Go,
+// WAL) each implement StateStore, InboundStore and ActivityStore; package
+// statetest checks a store of your own.
 package contactsync
