@@ -410,7 +410,9 @@ func (e *Engine) spendMore(n int) {
 		return
 	}
 	e.budgetMu.Lock()
-	e.used += n
+	if e.used >= 0 { // -1 marks the day exhausted: keep it so
+		e.used += n
+	}
 	e.budgetMu.Unlock()
 }
 
@@ -521,7 +523,14 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	case errors.As(err, &apiErr) && apiErr.DuplicateContactID != "":
 		// The location refuses duplicates: link the existing contact and
 		// bring it up to date.
-		return r.linkExisting(ctx, memberID, key, in, apiErr.DuplicateContactID)
+		link, lerr := r.linkExisting(ctx, memberID, key, in, apiErr.DuplicateContactID)
+		if errors.Is(lerr, errLinkedElsewhere) {
+			// Nothing was created: nothing is pending.
+			if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+				return Link{}, storeErr(derr)
+			}
+		}
+		return link, lerr
 	case fatal(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return Link{}, err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
@@ -575,6 +584,10 @@ func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err er
 	return true, nil
 }
 
+// errLinkedElsewhere: the contact a member would be linked to is already
+// another member's.
+var errLinkedElsewhere = errors.New("contactsync: the matching contact is linked to another member")
+
 // lookup finds the contact a create intent may have made.
 func (r *run) lookup(ctx context.Context, in memberIntent) (string, error) {
 	if in.Email == "" && in.Phone == "" {
@@ -594,6 +607,16 @@ func (r *run) lookup(ctx context.Context, in memberIntent) (string, error) {
 // linkExisting links a member to a contact that already exists and writes
 // GymFlow's values and tags onto it.
 func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberIntent, contactID string) (Link, error) {
+	// A contact of another member (a shared e-mail or phone) is not
+	// linked: two members would overwrite each other's values and tags on
+	// it, and the inbound side would report one's values as CRM edits of
+	// the other.
+	switch other, err := r.e.store.LinkByRemote(ctx, KindMember, contactID); {
+	case err == nil && other.LocalID != memberID:
+		return Link{}, fmt.Errorf("%w: contact %s is member %s's (shared e-mail or phone?)", errLinkedElsewhere, contactID, other.LocalID)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Link{}, storeErr(err)
+	}
 	last := Link{Kind: KindMember, LocalID: memberID, RemoteID: contactID}
 	mapped, err := UnmarshalMapped(in.Snapshot)
 	if err != nil {
@@ -668,15 +691,17 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 
 	key := memberKey("update", m.ID)
 	if !r.e.dryRun {
-		if err := r.putIntent(ctx, key, KindMember, m.ID, "update", nil); err != nil {
+		if err := r.putIntent(ctx, key, KindMember, m.ID, "update", tagsIntentOf(add)); err != nil {
 			return Link{}, err
 		}
 	}
 	if link.Archived {
-		// The member is back: lift the archive first.
+		// The member is back: lift the archive first (which may drop the
+		// archive tag from the tags the link owns: diff again).
 		if err := r.unarchive(ctx, &link); err != nil {
 			return Link{}, err
 		}
+		add, remove = DiffTags(mapped.Tags, link.Tags, nil, r.e.own)
 	}
 	if need {
 		if r.e.dryRun {
@@ -687,16 +712,7 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 				return err
 			})
 			if errors.Is(err, contacts.ErrNotFound) {
-				// Deleted in the CRM: GymFlow still has the member, so it
-				// is created again.
-				r.e.logger.Warn("contactsync: contact deleted in the CRM, creating it again", "member", m.ID, "contact", link.RemoteID)
-				if err := r.e.store.DeleteLink(ctx, KindMember, m.ID); err != nil {
-					return Link{}, storeErr(err)
-				}
-				if err := r.e.store.DeleteIntent(ctx, key); err != nil {
-					return Link{}, storeErr(err)
-				}
-				return r.createContact(ctx, m, mapped)
+				return r.recreate(ctx, m, mapped, link, key)
 			}
 			if err != nil {
 				return Link{}, fmt.Errorf("updating the contact: %w", err)
@@ -707,7 +723,9 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 		link.Hash, link.State = hash, snapshot
 	}
 	if len(add) > 0 || len(remove) > 0 {
-		if err := r.writeTags(ctx, m.ID, &link, add, remove); err != nil {
+		if err := r.writeTags(ctx, m.ID, &link, add, remove); errors.Is(err, contacts.ErrNotFound) && !r.e.dryRun {
+			return r.recreate(ctx, m, mapped, link, key)
+		} else if err != nil {
 			return Link{}, err
 		}
 	}
@@ -721,6 +739,72 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 		return Link{}, storeErr(err)
 	}
 	return link, nil
+}
+
+// tagsIntent is the data of an update or tags intent: the tags it adds.
+// Should the link not be committed after the add call (a crash, or a
+// failed remove call), the next run claims those of them that are on the
+// contact, so that the sync still owns — and may remove — the tags it
+// wrote.
+type tagsIntent struct {
+	Add []string `json:"add"`
+}
+
+// tagsIntentOf returns the intent data for tags to add (nil for none).
+func tagsIntentOf(add []string) any {
+	if len(add) == 0 {
+		return nil
+	}
+	return tagsIntent{Add: add}
+}
+
+// resolveTagAdds resolves an update or tags intent that recorded tags to
+// add: the tags of them found on the contact (one read) become the link's.
+func (r *run) resolveTagAdds(ctx context.Context, in Intent) error {
+	var ti tagsIntent
+	if err := json.Unmarshal(in.Data, &ti); err != nil || len(ti.Add) == 0 {
+		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+	}
+	link, err := r.e.store.Link(ctx, KindMember, in.LocalID)
+	if errors.Is(err, ErrNotFound) {
+		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	var c *contacts.Contact
+	err = r.call(func(o ...contacts.RequestOption) (err error) {
+		c, err = r.e.client.Contacts.Get(ctx, link.RemoteID, o...)
+		return err
+	})
+	if errors.Is(err, contacts.ErrNotFound) {
+		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+	}
+	if err != nil {
+		return fmt.Errorf("reading contact %s: %w", link.RemoteID, err)
+	}
+	have := tagSet(c.Tags)
+	var added []string
+	for _, t := range ti.Add {
+		if have[t] {
+			added = append(added, t)
+		}
+	}
+	link.Tags = applyTagDiff(link.Tags, added, nil)
+	return storeErr(r.e.store.Commit(ctx, link, in.Key))
+}
+
+// recreate handles a contact deleted in the CRM while GymFlow still has
+// the member: the link goes and the contact is created again.
+func (r *run) recreate(ctx context.Context, m Member, mapped Mapped, link Link, key string) (Link, error) {
+	r.e.logger.Warn("contactsync: contact deleted in the CRM, creating it again", "member", m.ID, "contact", link.RemoteID)
+	if err := r.e.store.DeleteLink(ctx, KindMember, m.ID); err != nil {
+		return Link{}, storeErr(err)
+	}
+	if err := r.e.store.DeleteIntent(ctx, key); err != nil {
+		return Link{}, storeErr(err)
+	}
+	return r.createContact(ctx, m, mapped)
 }
 
 // writeTags adds and removes tags (one call each) and updates the tags
@@ -782,7 +866,7 @@ func (r *run) changeTags(ctx context.Context, c TagsChanged) error {
 		return nil
 	}
 	if !r.e.dryRun {
-		if err := r.putIntent(ctx, memberKey("tags", c.Member), KindMember, c.Member, "tags", nil); err != nil {
+		if err := r.putIntent(ctx, memberKey("tags", c.Member), KindMember, c.Member, "tags", tagsIntentOf(add)); err != nil {
 			return err
 		}
 	}
@@ -851,6 +935,9 @@ func (r *run) deleteMember(ctx context.Context, memberID string) error {
 		return storeErr(r.e.store.DeleteIntent(ctx, key))
 	case "tag":
 		err = r.addTags(ctx, link.RemoteID, []string{p.tag})
+		// The sync wrote the tag: it is the sync's own, not a CRM tag (the
+		// inbound side tells them apart by Link.Tags).
+		link.Tags = applyTagDiff(link.Tags, []string{p.tag}, nil)
 	case "dnd":
 		err = r.call(func(o ...contacts.RequestOption) error {
 			_, err := r.e.client.Contacts.Update(ctx, link.RemoteID, contacts.ContactUpdate{DND: contacts.Ptr(true)}, o...)
@@ -878,6 +965,9 @@ func (r *run) unarchive(ctx context.Context, link *Link) error {
 	if r.e.dryRun {
 		r.plan(link.LocalID, "unarchive ("+p.op+")", link.RemoteID)
 		link.Archived = false
+		if p.op == "tag" {
+			link.Tags = applyTagDiff(link.Tags, nil, []string{p.tag})
+		}
 		return nil
 	}
 	var err error
@@ -901,6 +991,9 @@ func (r *run) unarchive(ctx context.Context, link *Link) error {
 		return fmt.Errorf("lifting the archive: %w", err)
 	}
 	link.Archived = false
+	if p.op == "tag" {
+		link.Tags = applyTagDiff(link.Tags, nil, []string{p.tag})
+	}
 	return nil
 }
 

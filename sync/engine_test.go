@@ -481,17 +481,36 @@ func TestResolveGraceWaitsForInFlightCreates(t *testing.T) {
 		LocalID: "m-late", Op: "create", Data: []byte(data), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	// The in-flight request lands 100 ms later.
+	// The in-flight request lands shortly after the restart; the grace
+	// period is far longer than that delay, so the test does not depend
+	// on scheduling.
 	go func() {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		w.client.Contacts.Create(context.Background(), body)
 	}()
-	eng := w.engine(w.client, contactsync.WithResolveGrace(500*time.Millisecond))
+	eng := w.engine(w.client, contactsync.WithResolveGrace(2*time.Second))
 	rep, err := eng.Apply(context.Background(), changes())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(w.byEmail("late@example.com")); n != 1 || rep.Linked != 1 {
 		t.Fatalf("contacts = %d\n%s", n, rep)
+	}
+}
+
+func TestTagChangeOfAContactDeletedInTheCRMRecreatesIt(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ms := members(1)
+	w.sync(ms)
+	old := w.byEmail("member0@example.com")[0]
+	if err := w.srv.CRM().DeleteContact(old.ID); err != nil {
+		t.Fatal(err)
+	}
+	ms[0].Tags = append(ms[0].Tags, "gold") // a tag-only change
+	rep, _ := w.sync(ms)
+	got := w.byEmail("member0@example.com")
+	if rep.Failed != 0 || len(got) != 1 || got[0].ID == old.ID || !slices.Equal(got[0].Tags, []string{"gold", "member"}) {
+		t.Fatalf("contacts %+v\n%s", got, rep)
 	}
 }

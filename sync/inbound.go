@@ -35,6 +35,7 @@ type Inbound struct {
 	policies Policies
 	unlinked bool
 	overlap  time.Duration
+	keep     time.Duration
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -49,7 +50,8 @@ type InboundOption func(*Inbound)
 // edit of a field flows to GymFlow under APIWins, under NewestWins when it
 // is newer than the sync's last write, and under FillIfEmpty when GymFlow
 // had no value; under GymFlowWins and NeverClear GymFlow's value stands
-// and the member's contact is rewritten on its next outbound sync.
+// and the member's contact is rewritten on its next outbound sync (under
+// FillIfEmpty, refilled if the CRM cleared it).
 func WithInboundPolicies(p Policies) InboundOption { return func(in *Inbound) { in.policies = p } }
 
 // WithUnlinkedContacts also delivers changes of contacts no member is
@@ -59,6 +61,13 @@ func WithUnlinkedContacts() InboundOption { return func(in *Inbound) { in.unlink
 // WithPollOverlap sets how far back each incremental scan looks past its
 // cursor (default 2 minutes), covering search's eventual consistency.
 func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) { in.overlap = d } }
+
+// WithInboxRetention sets how long processed webhook IDs stay in the inbox
+// so a redelivery is recognised (default 7 days); ProcessInbox forgets
+// older ones.
+func WithInboxRetention(d time.Duration) InboundOption {
+	return func(in *Inbound) { in.keep = max(d, time.Hour) }
+}
 
 // WithInboundLogger sends records of inbound work to l.
 func WithInboundLogger(l *slog.Logger) InboundOption {
@@ -81,7 +90,7 @@ func NewInbound(client *contacts.Client, state StateStore, store InboundStore, a
 		return nil, errors.New("contactsync: NewInbound needs a client, three stores, a mapping and a sink")
 	}
 	in := &Inbound{client: client, state: state, store: store, activity: activity, mapping: mapping, sink: sink,
-		overlap: 2 * time.Minute, logger: slog.New(slog.DiscardHandler), now: time.Now}
+		overlap: 2 * time.Minute, keep: 7 * 24 * time.Hour, logger: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		o(in)
 	}
@@ -134,8 +143,11 @@ func (in *Inbound) ProcessInbox(ctx context.Context) (InboundReport, error) {
 	var rep InboundReport
 	for {
 		entries, err := in.store.PendingInbox(ctx, 100)
-		if err != nil || len(entries) == 0 {
+		if err != nil {
 			return rep, err
+		}
+		if len(entries) == 0 {
+			return rep, in.store.PurgeInbox(ctx, in.now().Add(-in.keep))
 		}
 		for _, e := range entries {
 			ev, err := webhook.Parse(e.Body)
@@ -215,8 +227,11 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if known && !at.After(seen.At) {
-		rep.Stale++ // older or repeated news
+	// Older news is stale; news as old as the last (equal timestamps: two
+	// edits in one millisecond, a scan's dateUpdated equal to a webhook's
+	// time) is compared by content below, which tells a repeat from news.
+	if known && (at.Before(seen.At) || seen.Deleted && !at.After(seen.At)) {
+		rep.Stale++
 		return nil
 	}
 	cur := CurrentOf(&c)
@@ -231,43 +246,58 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 	if known {
 		_ = json.Unmarshal(seen.State, &prev)
 	}
-	hash := hashOf("contact", in.relevant(cur), now.CRMTags, now.MissingOurs)
+	// The hash covers what the sync last wrote too: a contact that looks
+	// as it did at the last sighting is still a CRM edit if the sync has
+	// written something else since (e.g. a CRM user undoing its write).
+	hash := hashOf("contact", in.relevant(cur), now.CRMTags, now.MissingOurs, last.Hash())
 	state, _ := json.Marshal(now)
-	record := Seen{Kind: KindMember, RemoteID: c.ID, At: at, Hash: hash, State: state}
+	seenRec := Seen{Kind: KindMember, RemoteID: c.ID, At: at, Hash: hash, State: state}
 	if known && seen.Hash == hash && !seen.Deleted {
 		rep.Unchanged++
-		return in.store.PutSeen(ctx, record)
+		return in.store.PutSeen(ctx, seenRec)
 	}
 
 	// Field by field: what differs from the sync's last write is a CRM
 	// edit; the policies decide whether it flows to GymFlow.
 	fields := map[string]string{}
+	record := map[string]string{} // CRM values to record as last written
 	conflict := false
 	for _, t := range in.mapping.Targets() {
 		crm, wrote, ok := compareTarget(t, cur, last)
 		if !ok || crm == wrote {
 			continue
 		}
-		if !linked || in.inboundWins(in.policies.For(t), wrote, at, link.UpdatedAt) {
-			fields[t] = crm
-		} else {
-			conflict = true // GymFlow's value stands: rewrite it outbound
+		p := in.policies.For(t)
+		switch {
+		case !linked || in.inboundWins(p, wrote, at, link.UpdatedAt):
+			fields[t], record[t] = crm, crm
+		case p != NewestWins:
+			// GymFlow's value stands: with the CRM's value recorded as
+			// last written, the next outbound sync sees GymFlow's value
+			// as changed and rewrites it. (Under NewestWins the news is
+			// older than the sync's last write and is not recorded.)
+			record[t] = crm
+			conflict = true
+		default:
+			conflict = true
 		}
 	}
 	added := minus(now.CRMTags, prev.CRMTags)
-	removed := minus(append(minus(prev.CRMTags, now.CRMTags), minus(now.MissingOurs, prev.MissingOurs)...), nil)
+	// A CRM tag that became the sync's (the engine linked the contact, or
+	// committed a tag add, after the last sighting) is still on the
+	// contact: only tags gone from it were removed.
+	removed := minus(append(minus(prev.CRMTags, now.CRMTags), minus(now.MissingOurs, prev.MissingOurs)...), c.Tags)
 	if len(fields) == 0 && len(added) == 0 && len(removed) == 0 {
 		if linked && conflict {
-			link.Hash = ""
-			if err := in.state.PutLink(ctx, link); err != nil {
+			if err := in.recordWritten(ctx, link.LocalID, c.ID, record, true); err != nil {
 				return err
 			}
 		}
 		rep.Echoes++ // what the sync wrote, or nothing GymFlow cares about
-		return in.store.PutSeen(ctx, record)
+		return in.store.PutSeen(ctx, seenRec)
 	}
 	if !linked && !in.unlinked {
-		return in.store.PutSeen(ctx, record)
+		return in.store.PutSeen(ctx, seenRec)
 	}
 	ch := ContactChanged{MemberID: link.LocalID, Contact: c, Fields: fields, Tags: slices.Clone(c.Tags), TagsAdded: added, TagsRemoved: removed, At: at}
 	if err := in.sink.Receive(ctx, ch); err != nil {
@@ -278,22 +308,45 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 		// GymFlow now holds the CRM's values for the delivered fields:
 		// record them as written, so the outbound sync of the updated
 		// member sends nothing back; a conflict GymFlow won is rewritten.
-		for t, v := range fields {
-			setTarget(&last, t, v)
-		}
-		snapshot, err := last.Marshal()
-		if err != nil {
-			return err
-		}
-		link.State, link.Hash = snapshot, last.Hash()
-		if conflict {
-			link.Hash = ""
-		}
-		if err := in.state.PutLink(ctx, link); err != nil {
+		if err := in.recordWritten(ctx, link.LocalID, c.ID, record, conflict); err != nil {
 			return err
 		}
 	}
-	return in.store.PutSeen(ctx, record)
+	return in.store.PutSeen(ctx, seenRec)
+}
+
+// recordWritten records values (CRM values by target) in the snapshot of
+// what the sync last wrote to a member's contact; rewrite clears the hash
+// as well. The link is read afresh rather than reusing the copy read
+// before the sink ran: the engine may have committed it meanwhile, and its
+// tags, archive flag, contact and snapshot must survive.
+func (in *Inbound) recordWritten(ctx context.Context, memberID, contactID string, values map[string]string, rewrite bool) error {
+	link, err := in.state.Link(ctx, KindMember, memberID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if link.RemoteID != contactID {
+		return nil // relinked meanwhile: the news is about another contact
+	}
+	last, err := UnmarshalMapped(link.State)
+	if err != nil {
+		last = Mapped{}
+	}
+	for t, v := range values {
+		setTarget(&last, t, v)
+	}
+	snapshot, err := last.Marshal()
+	if err != nil {
+		return err
+	}
+	link.State, link.Hash = snapshot, last.Hash()
+	if rewrite {
+		link.Hash = ""
+	}
+	return in.state.PutLink(ctx, link)
 }
 
 // relevant is the part of a contact the mapping cares about.
@@ -440,6 +493,16 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, 
 	if exists && a.UpdatedAt.Before(prev.UpdatedAt) {
 		rep.Stale++
 		return nil
+	}
+	if !exists && !deleted {
+		// Gone from the read model: news from before its deletion (a late
+		// delivery) must not bring it back.
+		if seen, err := in.store.Seen(ctx, a.Kind, a.RemoteID); err == nil && seen.Deleted && !a.UpdatedAt.After(seen.At) {
+			rep.Stale++
+			return nil
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	if link, err := in.state.LinkByRemote(ctx, KindMember, a.ContactID); err == nil {
 		a.MemberID = link.LocalID

@@ -390,7 +390,9 @@ func TestBothSidesSettleWithoutALoop(t *testing.T) {
 		t.Fatal("did not settle in 10 rounds")
 	}
 	for i := range 1000 {
-		m := gym[fmt.Sprintf("m%04d", i%50)]
+		// Consecutive edits hit the same member from both sides (GymFlow
+		// its last name, the CRM its first name).
+		m := gym[fmt.Sprintf("m%04d", (i/2)%50)]
 		if i%2 == 0 { // a GymFlow edit
 			m.Fields["last_name"] = fmt.Sprint("gym", i)
 			gym[m.ID] = m
@@ -426,5 +428,31 @@ func TestBothSidesSettleWithoutALoop(t *testing.T) {
 	}
 	if got := tw.sink.take(); len(got) != 0 {
 		t.Errorf("after settling, the sink still got %d changes", len(got))
+	}
+}
+
+func TestProcessedInboxEntriesArePurged(t *testing.T) {
+	t.Parallel()
+	clock := contactstest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	mem := contactsync.NewMemoryStore()
+	srv := contactstest.NewServer(contactstest.WithoutRateLimits())
+	defer srv.Close()
+	in, err := contactsync.NewInbound(srv.Client(), mem, mem, mem, engineMapping(t), &recordingSink{},
+		contactsync.WithInboundClock(clock.Now), contactsync.WithInboxRetention(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := []byte(`{"type":"OpportunityCreate","webhookId":"w1","timestamp":"2026-01-01T00:00:00Z"}`)
+	ev, _ := webhook.Parse(body)
+	in.Receive(ctx, ev)
+	in.ProcessInbox(ctx)
+	if first, _ := mem.PutInbox(ctx, contactsync.InboxEntry{ID: "w1", Body: body}); first {
+		t.Fatal("a processed ID was stored again within the retention")
+	}
+	clock.Advance(72 * time.Hour)
+	in.ProcessInbox(ctx)
+	if first, _ := mem.PutInbox(ctx, contactsync.InboxEntry{ID: "w1", Body: body}); !first {
+		t.Error("a processed ID older than the retention was not purged")
 	}
 }

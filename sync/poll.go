@@ -92,7 +92,8 @@ func (in *Inbound) searchAll(ctx context.Context, p contacts.SearchParams) func(
 
 // Reconcile is the scheduled full reconciliation, catching what webhooks
 // lost: it reads every contact of the location (one call per 500),
-// delivers what changed, reports linked contacts that are gone as deleted,
+// delivers what changed, reports linked contacts that are gone as deleted
+// (a linked contact the scan missed is read to confirm it: one call),
 // and — with activities — re-reads every linked contact's tasks, notes and
 // appointments (three calls per contact; plan for it in the budget).
 func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundReport, err error) {
@@ -134,10 +135,13 @@ func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundR
 			continue
 		}
 		if !present[l.RemoteID] {
-			if err := in.handleContactDeleted(ctx, l.RemoteID, scanStart, &rep); err != nil {
+			gone, err := in.confirmGone(ctx, l.RemoteID, scanStart, &rep)
+			if err != nil {
 				return rep, err
 			}
-			continue
+			if gone {
+				continue
+			}
 		}
 		if activities {
 			if err := in.refreshActivity(ctx, l.RemoteID, &rep); err != nil {
@@ -158,6 +162,37 @@ func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundR
 		}
 	}
 	return rep, nil
+}
+
+// confirmGone handles a linked contact the scan did not see. Search is
+// eventually consistent and the engine may have linked the contact during
+// the scan, so absence is confirmed with a read (one call, not repeated
+// for a deletion already known): a contact that is gone is reported
+// deleted, one that is there is handled like a scanned one.
+func (in *Inbound) confirmGone(ctx context.Context, contactID string, scanStart time.Time, rep *InboundReport) (gone bool, err error) {
+	seen, err := in.store.Seen(ctx, KindMember, contactID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if err == nil && seen.Deleted {
+		return true, in.handleContactDeleted(ctx, contactID, scanStart, rep)
+	}
+	var c *contacts.Contact
+	err = in.call(func(o ...contacts.RequestOption) (err error) {
+		c, err = in.client.Contacts.Get(ctx, contactID, o...)
+		return err
+	})
+	if errors.Is(err, contacts.ErrNotFound) || err == nil && c.Deleted {
+		return true, in.handleContactDeleted(ctx, contactID, scanStart, rep)
+	}
+	if err != nil {
+		return false, err
+	}
+	at := c.DateUpdated.Time
+	if at.IsZero() {
+		at = scanStart
+	}
+	return false, in.handleContact(ctx, *c, at, rep)
 }
 
 // RefreshDirty re-reads the tasks, notes and appointments of up to limit

@@ -163,7 +163,9 @@ func (r *run) finish(err error) {
 // looked up (and linked, or sent now if they never happened); deletes and
 // archives are applied again; updates and tag changes are dropped, because
 // the next sighting of the member redoes them (links change only after a
-// write succeeds).
+// write succeeds) — except that the tags they added and that are on the
+// contact become the link's (one read), since a later sighting without
+// them must still remove them.
 func (r *run) resolvePending(ctx context.Context) error {
 	intents, err := r.e.store.Intents(ctx)
 	if err != nil {
@@ -232,6 +234,8 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 			return r.commitChild(ctx, in.Key, in.LocalID, ci, found, true)
 		}
 		return r.createChild(ctx, in.Key, in.LocalID, ci, true)
+	case in.Kind == KindMember && (in.Op == "update" || in.Op == "tags") && len(in.Data) > 0:
+		return r.resolveTagAdds(ctx, in)
 	case in.Kind == KindMember && (in.Op == "delete" || in.Op == "tag" || in.Op == "dnd" || in.Op == "field"):
 		// Apply it again (it is idempotent); if the link is already gone,
 		// only the intent is left to clear.
