@@ -375,13 +375,19 @@ func (c *call) bulkTags() {
 			apply = slices.Clone(old.Tags)
 		}
 		_, diff := c.s.changeTagsLocked(old, apply, op == "add")
-		r := map[string]any{"contactId": id, "message": "Tags updated", "type": "success", "oldTags": oldTags}
+		// Every success entry carries both lists; the one the operation
+		// does not touch is empty.
+		added, removed := []string{}, []string{}
 		if op == "add" {
-			r["tagsAdded"] = nonNil(diff)
+			added = nonNil(diff)
 		} else {
-			r["tagsRemoved"] = nonNil(diff)
+			removed = nonNil(diff)
 		}
-		responses = append(responses, r)
+		responses = append(responses, map[string]any{"contactId": id, "message": "Tags updated", "type": "success",
+			"oldTags": oldTags, "tagsAdded": added, "tagsRemoved": removed})
 	}
+	// The spec (UpdateTagsResponseDTO) types responses as an array of
+	// strings; the live API sends one object per contact (API-NOTES), so the
+	// fake follows it.
 	c.writeJSON(http.StatusCreated, map[string]any{"succeded": errorCount == 0, "errorCount": errorCount, "responses": responses})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Allowed body properties per DTO of the spec.
@@ -116,13 +117,27 @@ func (c *call) applyContactFields(v *validator, ct *Contact) {
 		}
 	}
 	if v.has("inboundDndSettings") {
-		var in struct {
-			All *DNDSetting `json:"all"`
-		}
-		if json.Unmarshal(v.f["inboundDndSettings"], &in) != nil {
+		// InboundDndSettingsSchema: only "all", whose status is required
+		// and, unlike dndSettings', cannot be "permanent".
+		var in map[string]json.RawMessage
+		var all *DNDSetting
+		if json.Unmarshal(v.f["inboundDndSettings"], &in) != nil || in == nil {
 			v.add("inboundDndSettings must be an object")
-		} else if in.All != nil {
-			ct.InboundDND = in.All
+		}
+		for k := range in {
+			if k != "all" {
+				v.add("property inboundDndSettings.%s should not exist", k)
+			}
+		}
+		if raw, ok := in["all"]; ok && string(raw) != "null" {
+			if json.Unmarshal(raw, &all) != nil {
+				v.add("inboundDndSettings.all must be an object")
+			} else if all.Status != "active" && all.Status != "inactive" {
+				v.add("inboundDndSettings.all.status must be one of the following values: active, inactive")
+			}
+		}
+		if all != nil {
+			ct.InboundDND = all
 		}
 	}
 	if tags, ok := v.strings("tags"); ok {
@@ -133,6 +148,9 @@ func (c *call) applyContactFields(v *validator, ct *Contact) {
 	}
 }
 
+// applyCustomFields writes the body's customFields. The spec's field
+// schemas require id; the live API also takes key instead (API-NOTES), and
+// so does the fake.
 func (c *call) applyCustomFields(v *validator, ct *Contact) {
 	var in []struct {
 		ID    string          `json:"id"`
@@ -193,12 +211,21 @@ func (c *call) duplicateError(dup *Contact, field string) {
 	})
 }
 
-// createWire renders a contact as create returns it (CreateContactSchema).
+// createWire renders a contact as create returns it (CreateContactSchema):
+// the read model plus deleted, the email flags, the empty offers and
+// products lists, and birthMonth (zero-based, as the spec's example has 8
+// for September) and birthDay when a dateOfBirth is set.
 func createWire(ct *Contact) map[string]any {
 	m := ct.wire()
 	m["deleted"] = false
 	m["bounceEmail"] = false
 	m["unsubscribeEmail"] = false
+	m["offers"] = []string{}
+	m["products"] = []string{}
+	if dob, err := time.Parse(isoMillis, ct.DateOfBirth); err == nil {
+		m["birthMonth"] = int(dob.Month()) - 1
+		m["birthDay"] = dob.Day()
+	}
 	return m
 }
 

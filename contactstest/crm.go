@@ -291,6 +291,7 @@ func (m CRM) UpdateAppointment(id string, edit func(*Appointment)) (Appointment,
 	}
 	upd := *a
 	upd.Users = slices.Clone(a.Users)
+	upd.AssignedResources = slices.Clone(a.AssignedResources)
 	edit(&upd)
 	upd.ID, upd.ContactID, upd.LocationID, upd.DateAdded = a.ID, a.ContactID, a.LocationID, a.DateAdded
 	upd.DateUpdated = s.clock.Now()

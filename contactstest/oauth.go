@@ -592,9 +592,19 @@ func (s *Server) issueLocked(g *oauthGrant) map[string]any {
 	if g.userType == UserTypeLocation {
 		body["locationId"] = g.locationID
 	} else {
-		body["approvedLocations"] = s.approvedLocationsLocked(g.clientID, g.companyID)
+		approved := s.approvedLocationsLocked(g.clientID, g.companyID)
+		body["approvedLocations"] = approved
 		_, future := s.oauth.coInstalls[appKey{g.clientID, g.companyID}]
 		body["installToFutureLocations"] = future
+		// All locations are approved while the agency-wide install covers
+		// every location of the company (none was uninstalled since).
+		total := 0
+		for _, loc := range s.locations {
+			if loc.companyID == g.companyID {
+				total++
+			}
+		}
+		body["approveAllLocations"] = future && len(approved) == total
 	}
 	return body
 }

@@ -99,6 +99,7 @@ type Appointment struct {
 	GroupID           string
 	Source            string // e.g. "booking_widget"
 	Users             []string
+	AssignedResources []string // resource (room, equipment) IDs
 	StartTime         time.Time
 	EndTime           time.Time
 	DateAdded         time.Time
@@ -271,6 +272,7 @@ func (a *Appointment) wire() map[string]any {
 		"dateAdded":         a.DateAdded.UTC().Format(appointmentTime),
 		"dateUpdated":       a.DateUpdated.UTC().Format(appointmentTime),
 		"users":             nonNil(a.Users),
+		"assignedResources": nonNil(a.AssignedResources),
 	}
 	omitEmpty(m, "assignedUserId", a.AssignedUserID)
 	omitEmpty(m, "notes", a.Notes)

@@ -469,12 +469,17 @@ func (s *Server) searchHitsLocked(locID string, match []contactMatch, specs []so
 	return hits
 }
 
-// searchWire renders a hit as the search response's Contact model: the
-// contact's fields, address (the model's name for address1) and its
-// searchAfter cursor.
+// searchWire renders a hit as the search response's Contact model (the
+// 2025-09-08 spec's; the current one leaves the response empty): the
+// contact's fields, address (the model's name for address1),
+// additionalEmails as plain strings (the model's type; the read model
+// sends objects) and its searchAfter cursor. The model types the cursor's
+// items as strings, but its example carries the date sort value as an
+// epoch-millisecond number, and so does the fake.
 func (h *searchHit) searchWire(specs []sortSpec) map[string]any {
 	m := h.ct.wire()
 	omitEmpty(m, "address", h.ct.Address1)
+	m["additionalEmails"] = nonNil(h.ct.AdditionalEmails)
 	cursor := make([]any, 0, len(specs)+1)
 	for i, sp := range specs {
 		if sp.field.date != nil {
