@@ -100,9 +100,14 @@ func flush(t *testing.T, srv *contactstest.Server) {
 
 func newestWins() contactsync.Policies { return contactsync.Policies{Default: contactsync.NewestWins} }
 
+// apiWins lets every CRM edit flow to GymFlow whatever the timing: tests
+// that edit in the CRM right after an outbound write use it, because
+// NewestWins compares millisecond timestamps that may tie.
+func apiWins() contactsync.Policies { return contactsync.Policies{Default: contactsync.APIWins} }
+
 func TestCRMChangeReachesTheSinkByWebhook(t *testing.T) {
 	t.Parallel()
-	tw := newTwoWay(t, newestWins())
+	tw := newTwoWay(t, apiWins())
 	tw.sync(members(2))
 	tw.deliver()
 	tw.sink.take() // the creates' own webhooks are echoes
@@ -230,7 +235,7 @@ func TestDuplicatesAndReorderingDeliverOnceInEffectOrder(t *testing.T) {
 
 func TestWebhookStoredBeforeProcessingSurvivesACrash(t *testing.T) {
 	t.Parallel()
-	tw := newTwoWay(t, newestWins())
+	tw := newTwoWay(t, apiWins())
 	tw.sync(members(1))
 	tw.deliver()
 	tw.sink.take()
@@ -239,7 +244,7 @@ func TestWebhookStoredBeforeProcessingSurvivesACrash(t *testing.T) {
 	flush(t, tw.srv) // acknowledged: stored in the inbox, not processed
 	// The process dies here. A new Inbound over the same stores picks up.
 	sink := &recordingSink{}
-	in, err := contactsync.NewInbound(tw.client, tw.mem, tw.mem, tw.mem, engineMapping(t), sink, contactsync.WithInboundPolicies(newestWins()))
+	in, err := contactsync.NewInbound(tw.client, tw.mem, tw.mem, tw.mem, engineMapping(t), sink, contactsync.WithInboundPolicies(apiWins()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +270,7 @@ func TestWebhookStoredBeforeProcessingSurvivesACrash(t *testing.T) {
 
 func TestSinkFailureKeepsTheEvent(t *testing.T) {
 	t.Parallel()
-	tw := newTwoWay(t, newestWins())
+	tw := newTwoWay(t, apiWins())
 	tw.sync(members(1))
 	tw.deliver()
 	tw.sink.take()
