@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -296,7 +297,7 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 		rep.Echoes++ // what the sync wrote, or nothing GymFlow cares about
 		return in.store.PutSeen(ctx, seenRec)
 	}
-	if !linked && !in.unlinked {
+	if !linked && (!in.unlinked || in.pendingCreateOf(ctx, c)) {
 		return in.store.PutSeen(ctx, seenRec)
 	}
 	ch := ContactChanged{MemberID: link.LocalID, Contact: c, Fields: fields, Tags: slices.Clone(c.Tags), TagsAdded: added, TagsRemoved: removed, At: at}
@@ -572,18 +573,59 @@ func (in *Inbound) isEcho(ctx context.Context, a Activity) bool {
 		return false
 	}
 	link, err := in.state.LinkByRemote(ctx, a.Kind, a.RemoteID)
+	if err == nil {
+		var written childPayload
+		return json.Unmarshal(link.State, &written) == nil && payloadMatches(written, a)
+	}
+	// Not linked (yet): the outbound Engine may have sent the create and
+	// not committed its link — the webhook can be processed in between, or
+	// after a crash. Its pending create intent tells.
+	intents, err := in.state.Intents(ctx)
 	if err != nil {
 		return false
 	}
-	var written childPayload
-	if json.Unmarshal(link.State, &written) != nil {
-		return false
+	for _, it := range intents {
+		if it.Op != "create" || it.Kind != a.Kind {
+			continue
+		}
+		var ci childIntent
+		if json.Unmarshal(it.Data, &ci) == nil && ci.ContactID == a.ContactID && payloadMatches(ci.Payload, a) {
+			return true
+		}
 	}
+	return false
+}
+
+// payloadMatches reports whether an activity holds what the sync wrote.
+func payloadMatches(written childPayload, a Activity) bool {
 	if a.Kind == KindTask && written.Task != nil {
 		w := written.Task
 		return w.Title == a.Title && w.Body == a.Body && w.Completed == a.Completed && w.DueDate.Equal(a.At.Truncate(time.Second))
 	}
-	return written.Note != nil && written.Note.Body == a.Body
+	return a.Kind == KindNote && written.Note != nil && written.Note.Body == a.Body
+}
+
+// pendingCreateOf reports whether the outbound Engine has a create of a
+// contact with this e-mail or phone in flight (sent, link not yet
+// committed): such a contact is the sync's own, not an unlinked one.
+func (in *Inbound) pendingCreateOf(ctx context.Context, c contacts.Contact) bool {
+	intents, err := in.state.Intents(ctx)
+	if err != nil {
+		return false
+	}
+	for _, it := range intents {
+		if it.Op != "create" || it.Kind != KindMember {
+			continue
+		}
+		var mi memberIntent
+		if json.Unmarshal(it.Data, &mi) != nil {
+			continue
+		}
+		if mi.Email != "" && strings.EqualFold(mi.Email, c.Email) || mi.Phone != "" && mi.Phone == c.Phone {
+			return true
+		}
+	}
+	return false
 }
 
 // call makes one SDK call and counts it.

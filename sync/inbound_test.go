@@ -3,6 +3,7 @@ package contactsync_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/webhook"
@@ -460,4 +462,71 @@ func TestProcessedInboxEntriesArePurged(t *testing.T) {
 	if first, _ := mem.PutInbox(ctx, contactsync.InboxEntry{ID: "w1", Body: body}); !first {
 		t.Error("a processed ID older than the retention was not purged")
 	}
+}
+
+// TestEchoBeforeTheEngineCommits: a webhook processed after the engine's
+// create reached the API but before it committed its link (or after a
+// crash in between) is still recognised as the sync's own.
+func TestEchoBeforeTheEngineCommits(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, apiWins(), contactsync.WithUnlinkedContacts())
+	ms := members(1)
+	tw.sync(ms)
+	tw.deliver()
+	tw.sink.take()
+	contactID := tw.byEmail("member0@example.com")[0].ID
+	// A crash right after the task and the contact creates reached the API:
+	// the intents are recorded, the links are not.
+	due := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	crash := &crashAfterWrite{base: tw.srv.HTTPClient().Transport, write: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	crash.cancel = cancel
+	crashing := tw.srv.Client(contacts.WithHTTPClient(&http.Client{Transport: crash}), contacts.WithRetryPolicy(contacts.RetryPolicy{}))
+	eng := tw.engine(crashing)
+	ms[0].Tasks = []contactsync.Task{{ID: "t1", Title: "Call", Due: due}}
+	newcomer := member(7)
+	eng.Apply(ctx, changes(contactsync.TaskUpserted{Member: ms[0].ID, Task: ms[0].Tasks[0]}))
+	crash2 := &crashAfterWrite{base: tw.srv.HTTPClient().Transport, write: 1}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	crash2.cancel = cancel2
+	eng2 := tw.engine(tw.srv.Client(contacts.WithHTTPClient(&http.Client{Transport: crash2}), contacts.WithRetryPolicy(contacts.RetryPolicy{})))
+	eng2.Apply(ctx2, changes(contactsync.MemberUpserted{Member: newcomer}))
+	if len(tw.srv.Tasks(contactID)) != 1 || len(tw.byEmail("member7@example.com")) != 1 {
+		t.Fatal("the crashed writes did not reach the API")
+	}
+	tw.deliver()
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Fatalf("the sync's own in-flight creates came back as changes: %#v", got)
+	}
+}
+
+// crashAfterWrite forwards requests; after the write-th write it cancels
+// the run and fails every later request, as a dying process would.
+type crashAfterWrite struct {
+	base   http.RoundTripper
+	write  int
+	seen   int
+	cancel context.CancelFunc
+	mu     sync.Mutex
+}
+
+func (c *crashAfterWrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	if r.Method != http.MethodGet && !strings.HasSuffix(r.URL.Path, "/search") {
+		c.seen++
+	}
+	n := c.seen
+	c.mu.Unlock()
+	if n > c.write {
+		return nil, fmt.Errorf("process died")
+	}
+	resp, err := c.base.RoundTrip(r)
+	if n == c.write && r.Method != http.MethodGet {
+		c.cancel()
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, fmt.Errorf("process died")
+	}
+	return resp, err
 }
