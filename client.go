@@ -109,6 +109,9 @@ type RetryPolicy struct {
 	MaxBackoff time.Duration
 	// MaxRetryAfter caps a server-requested wait (Retry-After on a 429). A
 	// 429 asking for longer is returned to the caller instead of waited on.
+	// It also caps how long the client-side limiter holds later requests
+	// after a 429 or a spent window, so one long Retry-After never freezes
+	// the client; zero disables that hold.
 	MaxRetryAfter time.Duration
 }
 
@@ -342,7 +345,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	if base == nil {
 		base = cleanhttp.DefaultPooledTransport()
 	}
-	limited := &ratelimit.Transport{Base: base, Limiter: cfg.limiter, Observe: c.observeRateLimit}
+	limited := &ratelimit.Transport{Base: base, Limiter: cfg.limiter, Observe: c.observeRateLimit, MaxPause: cfg.retry.MaxRetryAfter}
 	inner.Transport = &oauth2.Transport{Source: cfg.tokenSource, Base: tokenRecorder{limited}}
 
 	c.http = &retryablehttp.Client{

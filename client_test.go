@@ -190,6 +190,7 @@ func TestRetryPolicy(t *testing.T) {
 		{"404 is not retried", "GET", []httpmock.Responder{status(404, `{}`), status(200, contactBody)}, 1, contacts.ErrNotFound},
 		{"422 is not retried", "PUT", []httpmock.Responder{status(422, `{"message":["x"]}`), status(200, contactBody)}, 1, contacts.ErrValidation},
 		{"daily limit fails at once", "GET", []httpmock.Responder{status(429, `{}`, "X-RateLimit-Limit-Daily", "200000", "X-RateLimit-Daily-Remaining", "0"), status(200, contactBody)}, 1, contacts.ErrDailyLimitExceeded},
+		{"daily remaining alone fails at once", "GET", []httpmock.Responder{status(429, `{}`, "X-RateLimit-Daily-Remaining", "0"), status(200, contactBody)}, 1, contacts.ErrDailyLimitExceeded},
 		{"Retry-After beyond the cap is returned", "GET", []httpmock.Responder{status(429, `{}`, "Retry-After", "3600"), status(200, contactBody)}, 1, contacts.ErrRateLimited},
 		{"GET retries a reset", "GET", []httpmock.Responder{reset, status(200, contactBody)}, 2, nil},
 		{"POST never retries a reset", "POST", []httpmock.Responder{reset, status(201, contactBody)}, 1, syscall.ECONNRESET},
@@ -246,6 +247,66 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 		}
 		if meta.Attempts != 2 {
 			t.Errorf("attempts = %d, want 2", meta.Attempts)
+		}
+	})
+}
+
+func TestRefusedRetryAfterIsReportedAndDoesNotFreezeTheClient(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// One 429 asking for an hour is returned to the caller (beyond the
+		// policy's minute); the limiter's hold is capped by the same minute,
+		// so the next call is not silently blocked for the hour.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		r, _ := sequence(status(429, `{}`, "Retry-After", "3600", "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0",
+			"X-RateLimit-Interval-Milliseconds", "10000", "X-RateLimit-Limit-Daily", "200000", "X-RateLimit-Daily-Remaining", "150000"),
+			status(200, contactBody))
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", r)
+		start := time.Now() // the bubble's fake clock
+		_, err := c.Contacts.Get(context.Background(), "c1")
+		var apiErr *contacts.APIError
+		if !errors.As(err, &apiErr) || !errors.Is(err, contacts.ErrRateLimited) || errors.Is(err, contacts.ErrDailyLimitExceeded) {
+			t.Fatalf("err = %v, want a rate-limited *APIError that is not the daily limit", err)
+		}
+		if apiErr.RetryAfter != time.Hour {
+			t.Errorf("RetryAfter = %v, want 1h", apiErr.RetryAfter)
+		}
+		if rl := apiErr.RateLimit; rl == nil || rl.Limit != 100 || rl.Remaining != 0 || rl.DailyRemaining != 150000 {
+			t.Errorf("RateLimit = %+v, want the response's headers", rl)
+		}
+		if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited > contacts.DefaultRetryPolicy().MaxRetryAfter {
+			t.Errorf("second call held %v on the fake clock, want at most the policy's %v", waited, contacts.DefaultRetryPolicy().MaxRetryAfter)
+		}
+	})
+}
+
+func TestRateLimited429WithoutRetryAfterWaitsForTheWindow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// A 429 carrying only the window headers: the retry waits for the
+		// window to end instead of probing it with backoff-sized gaps.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var stamps []time.Time
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			stamps = append(stamps, time.Now())
+			if len(stamps) == 1 {
+				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0",
+					"X-RateLimit-Interval-Milliseconds", "10000")(req)
+			}
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "99",
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(stamps) != 2 {
+			t.Fatalf("attempts = %d, want 2", len(stamps))
+		}
+		if gap := stamps[1].Sub(stamps[0]); gap < 10*time.Second || gap > 11*time.Second {
+			t.Errorf("retry after %v on the fake clock, want when the 10 s window ends", gap)
 		}
 	})
 }

@@ -180,7 +180,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrRateLimited:
 		return e.StatusCode == http.StatusTooManyRequests
 	case ErrDailyLimitExceeded:
-		return e.StatusCode == http.StatusTooManyRequests && e.RateLimit != nil && e.RateLimit.DailyLimit != -1 && e.RateLimit.DailyRemaining == 0
+		return e.StatusCode == http.StatusTooManyRequests && e.RateLimit != nil && e.RateLimit.DailyRemaining == 0
 	case ErrServer:
 		return e.StatusCode >= 500
 	case ErrMissingScope:

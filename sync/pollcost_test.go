@@ -3,11 +3,15 @@ package contactsync_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/webhook"
@@ -109,44 +113,61 @@ func TestPollingCostTable(t *testing.T) {
 }
 
 // TestScheduleStaggersLocations: Schedule polls every location on every
-// tick, the locations' rounds spread across the interval in order.
+// tick, the locations' rounds spread across the interval in order. It runs
+// in a synctest bubble over an in-memory transport, so the offsets are
+// exact on the bubble's clock however loaded the machine is.
 func TestScheduleStaggersLocations(t *testing.T) {
 	t.Parallel()
-	var ins []*contactsync.Inbound
 	var srvs []*contactstest.Server
 	for range 3 {
 		srv := contactstest.NewServer(contactstest.WithoutRateLimits())
 		defer srv.Close()
-		mem := contactsync.NewMemoryStore()
-		in, err := contactsync.NewInbound(srv.Client(), mem, mem, mem, engineMapping(t), &recordingSink{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ins, srvs = append(ins, in), append(srvs, srv)
+		srvs = append(srvs, srv)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		contactsync.Schedule(ctx, 60*time.Millisecond, 0, 10, func(_ *contactsync.Inbound, err error) { t.Error(err) }, ins...)
-		close(done)
-	}()
-	for {
-		ready := true
+	synctest.Test(t, func(t *testing.T) {
+		var ins []*contactsync.Inbound
 		for _, srv := range srvs {
-			ready = ready && srv.RequestCount() >= 2
+			client := srv.Client(contacts.WithHTTPClient(&http.Client{Transport: inMemory{srv}}))
+			mem := contactsync.NewMemoryStore()
+			in, err := contactsync.NewInbound(client, mem, mem, mem, engineMapping(t), &recordingSink{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins = append(ins, in)
 		}
-		if ready {
-			break
+		const interval = 60 * time.Second
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			contactsync.Schedule(ctx, interval, 0, 10, func(_ *contactsync.Inbound, err error) { t.Error(err) }, ins...)
+			close(done)
+		}()
+		time.Sleep(interval + interval*5/6) // every location has polled twice, none a third time
+		cancel()
+		<-done
+		for i, srv := range srvs {
+			var rounds []time.Duration
+			for _, r := range srv.Requests() {
+				if d := r.Time.Sub(start); !slices.Contains(rounds, d) {
+					rounds = append(rounds, d)
+				}
+			}
+			offset := time.Duration(i) * interval / 3
+			want := []time.Duration{offset, offset + interval}
+			if !slices.Equal(rounds, want) {
+				t.Errorf("location %d polled at %v, want %v (staggered by a third of the interval)", i, rounds, want)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	var firsts []time.Time
-	for _, srv := range srvs {
-		firsts = append(firsts, srv.Requests()[0].Time)
-	}
-	if !firsts[0].Before(firsts[1]) || !firsts[1].Before(firsts[2]) {
-		t.Errorf("first polls at %v: locations were not staggered in order", firsts)
-	}
+	})
+}
+
+// inMemory serves requests straight from a contactstest.Server's handler,
+// with no network, so a synctest bubble can hold the whole exchange.
+type inMemory struct{ srv *contactstest.Server }
+
+func (m inMemory) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	m.srv.ServeHTTP(rec, req)
+	return rec.Result(), nil
 }

@@ -82,6 +82,12 @@ type Transport struct {
 	Observe func(Snapshot)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxPause caps how long one 429 may hold every later request. A
+	// server asking for longer (a Retry-After beyond the retry policy's
+	// cap) gets its 429 returned to the caller, and the client must not
+	// then freeze silently for the rest of that wait. Zero disables the
+	// pause.
+	MaxPause time.Duration
 
 	// pauseUntil (unix ns) holds every request once the server reported
 	// its window spent: a token bucket refills continuously, but the
@@ -168,6 +174,9 @@ func (t *Transport) pause(now time.Time, s Snapshot, h http.Header) {
 		if ws := time.Unix(0, t.windowStart.Load()); now.Sub(ws) < s.Interval {
 			until = ws.Add(s.Interval + s.Interval/100) // a 1% margin for clock skew
 		}
+	}
+	if until.Sub(now) > t.MaxPause {
+		until = now.Add(t.MaxPause)
 	}
 	if !until.After(now) {
 		return
