@@ -99,10 +99,20 @@ type Engine struct {
 type Option func(*Engine)
 
 // WithPolicies sets the per-field merge policies (default GymFlowWins).
+// The engine does not read a contact before each update (that would
+// double the calls): it knows the CRM's values when it links a member to
+// an existing contact (it reads it then, if FillIfEmpty or NewestWins is
+// in use) and through an Inbound sharing the store, which records CRM
+// edits as the values last written. Otherwise a contact's values and time
+// are unknown, and the policies decide as documented for that case.
 func WithPolicies(p Policies) Option { return func(e *Engine) { e.policies = p } }
 
 // WithTagOwnership sets which contact tags the sync owns and may remove
-// (default: the tags it wrote).
+// (default: the tags it wrote). With a Prefix, linking a member to an
+// existing contact reads its tags and removes prefixed tags GymFlow does
+// not have; afterwards the engine removes the prefixed tags it knows of
+// (those it wrote). A prefixed tag added in the CRM later reaches GymFlow
+// through Inbound as a TagsAdded change, for GymFlow to keep or drop.
 func WithTagOwnership(o Ownership) Option { return func(e *Engine) { e.own = o } }
 
 // WithDeletePolicy sets what a GymFlow delete does (default
@@ -122,6 +132,8 @@ func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = ma
 // WithDailyBudget caps the API calls the engine makes per UTC day for the
 // location (0: no cap of its own), and keeps reserve calls of the
 // server-reported daily remaining for other integrations (default 1,000).
+// The day's count survives restarts: a new process starts from the calls
+// of today's runs in the store's run log.
 func WithDailyBudget(calls, reserve int) Option {
 	return func(e *Engine) { e.budget, e.reserve = max(calls, 0), max(reserve, 0) }
 }
@@ -220,7 +232,9 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	defer cancel(nil)
 	r.cancel = cancel
 
-	if !e.dryRun {
+	if err := e.loadSpent(ctx); err != nil {
+		cancel(err)
+	} else if !e.dryRun {
 		if err := r.resolvePending(ctx); err != nil {
 			cancel(err)
 		}
@@ -277,7 +291,26 @@ type run struct {
 
 	mu        sync.Mutex // guards report's slices and counters below
 	processed int
+	settled   map[string]bool // members created or linked this run by resolving an intent
 	apiCalls  atomic.Int64
+}
+
+// settle notes a member whose pending create this run resolved: it is
+// counted as created or linked, and not again as unchanged when the
+// member itself comes by.
+func (r *run) settle(memberID string) {
+	r.mu.Lock()
+	if r.settled == nil {
+		r.settled = map[string]bool{}
+	}
+	r.settled[memberID] = true
+	r.mu.Unlock()
+}
+
+func (r *run) wasSettled(memberID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.settled[memberID]
 }
 
 // stop ends the run early with err.
@@ -391,6 +424,57 @@ func (r *run) call(f func(opts ...contacts.RequestOption) error) error {
 	return err
 }
 
+// loadSpent starts the engine's count of today's calls from the run log
+// when it has none for today yet — a new process, or a new day — so a job
+// started afresh every hour keeps one budget per day rather than one per
+// run. Runs of other engines sharing the store count too. A run killed
+// before it finished recorded nothing; the server's daily remaining (the
+// reserve) still bounds what it spent.
+func (e *Engine) loadSpent(ctx context.Context) error {
+	if e.budget <= 0 {
+		return nil
+	}
+	now := e.now().UTC()
+	day := now.Format(time.DateOnly)
+	e.budgetMu.Lock()
+	known := e.day == day
+	e.budgetMu.Unlock()
+	if known {
+		return nil
+	}
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	spent := 0
+	for limit := 64; ; limit *= 4 {
+		runs, err := e.store.Runs(ctx, limit)
+		if err != nil {
+			return storeErr(err)
+		}
+		spent = 0
+		older := false
+		for _, rec := range runs {
+			if rec.Started.Before(midnight) {
+				older = true
+				continue
+			}
+			var rep struct {
+				APICalls int64 `json:"apiCalls"`
+			}
+			if json.Unmarshal(rec.Report, &rep) == nil && rep.APICalls > 0 {
+				spent += int(rep.APICalls)
+			}
+		}
+		if older || len(runs) < limit {
+			break
+		}
+	}
+	e.budgetMu.Lock()
+	if e.day != day {
+		e.day, e.used = day, spent
+	}
+	e.budgetMu.Unlock()
+	return nil
+}
+
 // spend takes one call from the day's budget.
 func (e *Engine) spend() error {
 	e.budgetMu.Lock()
@@ -440,6 +524,9 @@ type memberIntent struct {
 	Hash     string                 `json:"hash"`
 	Snapshot json.RawMessage        `json:"snapshot"`
 	Tags     []string               `json:"tags,omitempty"`
+	// UpdatedAt is the member's UpdatedAt, for NewestWins when the
+	// contact turns out to exist already.
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 func memberKey(op, id string) string { return op + "/member/" + id }
@@ -493,7 +580,7 @@ func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link,
 		}
 		return r.updateContact(ctx, m, mapped, link)
 	}
-	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags}
+	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags, UpdatedAt: m.UpdatedAt}
 	if err := r.putIntent(ctx, key, KindMember, m.ID, "create", in); err != nil {
 		return Link{}, err
 	}
@@ -605,7 +692,11 @@ func (r *run) lookup(ctx context.Context, in memberIntent) (string, error) {
 }
 
 // linkExisting links a member to a contact that already exists and writes
-// GymFlow's values and tags onto it.
+// GymFlow's values and tags onto it. When a policy depends on the
+// contact's values (FillIfEmpty, NewestWins) or tags are owned by a
+// prefix, it first reads the contact (one call): the CRM's values then
+// count under the policies, and prefixed tags GymFlow does not have are
+// removed.
 func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberIntent, contactID string) (Link, error) {
 	// A contact of another member (a shared e-mail or phone) is not
 	// linked: two members would overwrite each other's values and tags on
@@ -622,7 +713,20 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 	if err != nil {
 		return Link{}, err
 	}
-	upd, need := PlanUpdate(mapped, Mapped{}, nil, time.Time{}, r.e.policies)
+	var cur *Current
+	var curTags []string // nil: unknown
+	if r.e.own.Prefix != "" || r.e.policies.uses(FillIfEmpty, NewestWins) {
+		var c *contacts.Contact
+		err := r.call(func(o ...contacts.RequestOption) (err error) {
+			c, err = r.e.client.Contacts.Get(ctx, contactID, o...)
+			return err
+		})
+		if err != nil {
+			return Link{}, fmt.Errorf("reading the existing contact %s: %w", contactID, err)
+		}
+		cur, curTags = CurrentOf(c), append([]string{}, c.Tags...)
+	}
+	upd, need := PlanUpdate(mapped, Mapped{}, cur, in.UpdatedAt, r.e.policies)
 	if need {
 		err := r.call(func(o ...contacts.RequestOption) error {
 			_, err := r.e.client.Contacts.Update(ctx, contactID, upd, o...)
@@ -632,11 +736,18 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 			return Link{}, fmt.Errorf("updating the existing contact %s: %w", contactID, err)
 		}
 	}
-	if len(in.Tags) > 0 {
-		if err := r.addTags(ctx, contactID, in.Tags); err != nil {
+	add, remove := DiffTags(in.Tags, nil, curTags, r.e.own)
+	if len(add) > 0 {
+		if err := r.addTags(ctx, contactID, add); err != nil {
 			return Link{}, err
 		}
-		r.add(&r.report.TagsAdded, len(in.Tags))
+		r.add(&r.report.TagsAdded, len(add))
+	}
+	if len(remove) > 0 {
+		if err := r.removeTags(ctx, contactID, remove); err != nil {
+			return Link{}, err
+		}
+		r.add(&r.report.TagsRemoved, len(remove))
 	}
 	last.Hash, last.State, last.Tags, last.UpdatedAt = in.Hash, in.Snapshot, in.Tags, r.e.now()
 	if err := r.e.store.Commit(ctx, last, key); err != nil {
@@ -685,7 +796,9 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 				return Link{}, storeErr(err)
 			}
 		}
-		r.add(&r.report.Unchanged, 1)
+		if !r.wasSettled(m.ID) {
+			r.add(&r.report.Unchanged, 1)
+		}
 		return link, nil
 	}
 

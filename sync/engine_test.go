@@ -143,7 +143,7 @@ func TestCallCounts(t *testing.T) {
 	ms := members(30)
 
 	rep, calls := w.sync(ms)
-	if calls != 30 || rep.Created != 30 || rep.Failed != 0 || rep.APICalls != 30 {
+	if calls != 30 || rep.Created != 30 || rep.Failed != 0 || rep.APICalls != 30 || rep.CallsPerMember != 1 {
 		t.Fatalf("first sync of 30 new members: %d calls\n%s", calls, rep)
 	}
 	c := w.byEmail("member7@example.com")
@@ -151,7 +151,7 @@ func TestCallCounts(t *testing.T) {
 		t.Fatalf("contact = %+v", c)
 	}
 
-	if rep, calls := w.sync(ms); calls != 0 || rep.Unchanged != 30 {
+	if rep, calls := w.sync(ms); calls != 0 || rep.Unchanged != 30 || rep.CallsPerMember != 0 {
 		t.Fatalf("re-run with no change: %d calls\n%s", calls, rep)
 	}
 
@@ -304,6 +304,37 @@ func TestDeletePolicies(t *testing.T) {
 		w.apply(contactsync.MemberDeleted{Member: "m0000"})
 		if got := w.byEmail("member0@example.com")[0]; !got.DND {
 			t.Error("DND not set")
+		}
+		w.sync(members(1))
+		if got := w.byEmail("member0@example.com")[0]; got.DND {
+			t.Error("DND survived the member's return")
+		}
+	})
+	t.Run("archive with a custom field", func(t *testing.T) {
+		w := newWorld(t, contactsync.WithDeletePolicy(contactsync.ArchiveWithField(contacts.FieldByKey("member_status", "archived"))))
+		statusID, err := w.srv.AddCustomField(w.srv.LocationID(), "member_status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := func() any {
+			for _, f := range w.byEmail("member0@example.com")[0].CustomFields {
+				if f.ID == statusID {
+					return f.Value
+				}
+			}
+			return nil
+		}
+		w.sync(members(1))
+		rep, calls := w.apply(contactsync.MemberDeleted{Member: "m0000"})
+		if calls != 1 || rep.Archived != 1 || status() != "archived" {
+			t.Fatalf("%d calls, status %v\n%s", calls, status(), rep)
+		}
+		w.sync(members(1))
+		if v := status(); v != nil && v != "" {
+			t.Errorf("status after the member's return = %v, want cleared", v)
+		}
+		if got := w.byEmail("member0@example.com")[0]; len(got.CustomFields) != 1 {
+			t.Errorf("custom fields = %+v, want only the plan", got.CustomFields)
 		}
 	})
 }

@@ -69,6 +69,19 @@ func (p Policies) For(target string) Policy {
 	return p.Default
 }
 
+// uses reports whether any target, or the default, has one of pols.
+func (p Policies) uses(pols ...Policy) bool {
+	if slices.Contains(pols, p.Default) {
+		return true
+	}
+	for _, pol := range p.Fields {
+		if slices.Contains(pols, pol) {
+			return true
+		}
+	}
+	return false
+}
+
 // Current is what the caller knows of a contact's current values. A nil
 // *Current, or a nil map, means the values are unknown; within a non-nil
 // map, a missing entry means the field is empty — except that custom

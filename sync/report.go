@@ -217,9 +217,12 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 		}
 		if found != "" {
 			_, err = r.linkExisting(ctx, in.LocalID, in.Key, mi, found)
-			return err
+		} else {
+			_, err = r.create(ctx, in.LocalID, in.Key, mi, true)
 		}
-		_, err = r.create(ctx, in.LocalID, in.Key, mi, true)
+		if err == nil {
+			r.settle(in.LocalID)
+		}
 		return err
 	case in.Op == "create":
 		var ci childIntent
