@@ -139,3 +139,72 @@ func TestTwoProcessesRefreshOnce(t *testing.T) {
 		t.Errorf("the stored refresh token is not the newest: %v", err)
 	}
 }
+
+// gatedStore holds every Lock until the test lets it through: it reports
+// each caller on arrived, then waits for a value on release.
+type gatedStore struct {
+	oauth.TokenStore
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Lock(ctx context.Context, key oauth.Key, ttl time.Duration) (func(), error) {
+	g.arrived <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.TokenStore.Lock(ctx, key, ttl)
+}
+
+// TestSourcesSharingAStoreRefreshOnce is TestTwoProcessesRefreshOnce made
+// deterministic: two Sources with their own state (two processes) share
+// one store, and both have found its token expired before either takes
+// the refresh lock. The second to get the lock must re-read the store
+// under it and use the token the first refreshed, instead of spending the
+// same refresh token again.
+func TestSourcesSharingAStoreRefreshOnce(t *testing.T) {
+	t.Parallel()
+	gs := &gatedStore{TokenStore: oauth.NewMemoryStore(), arrived: make(chan struct{}, 2), release: make(chan struct{})}
+	e := newEnv(t, gs)
+	before := e.stored(t)
+	e.clock.Advance(25 * time.Hour)
+	type result struct {
+		tok oauth.Token
+		err error
+	}
+	results := make(chan result, 2)
+	t.Cleanup(func() { close(gs.release) }) // frees a source left waiting when the test fails
+	for range 2 {
+		src := e.source()
+		go func() {
+			tok, err := src.Current(context.Background())
+			results <- result{tok, err}
+		}()
+	}
+	// Both have loaded the expired token and wait for the lock.
+	for range 2 {
+		select {
+		case <-gs.arrived:
+		case r := <-results:
+			t.Fatalf("a source returned without taking the refresh lock: %v, %v", r.tok, r.err)
+		}
+	}
+	var got [2]result
+	for i := range got {
+		gs.release <- struct{}{} // one at a time
+		got[i] = <-results
+		if got[i].err != nil {
+			t.Fatalf("source %d to get the lock: %v", i+1, got[i].err)
+		}
+	}
+	if n := e.srv.TokenRequests("refresh_token"); n != 1 {
+		t.Errorf("refresh requests = %d, want exactly 1", n)
+	}
+	after := e.stored(t)
+	if got[0].tok.AccessToken != got[1].tok.AccessToken || got[1].tok.AccessToken != after.AccessToken ||
+		after.RefreshToken == before.RefreshToken || after.Version != before.Version+1 {
+		t.Errorf("the sources hold different tokens or the store does not hold the refreshed one: %v", after)
+	}
+}

@@ -113,12 +113,25 @@ func (s *Source) Key() Key { return s.key }
 
 // Token implements oauth2.TokenSource: it returns a valid access token,
 // refreshing it first if it expires within the skew or was invalidated.
+//
+// The returned token carries no refresh token: the rotating refresh token
+// stays with the Source and its store. Handed to anything else (say
+// oauth2.Config.TokenSource), it would be spent outside the store's lock
+// and strand the stored one.
+//
+// The returned *oauth2.Token is golang.org/x/oauth2's type, which does not
+// redact: formatting it with %v, %+v or %#v, or logging it, prints its
+// access token. Keep it out of logs and error messages. This package's
+// Token (from Current) redacts its secrets in fmt and log/slog output, so
+// log that instead.
 func (s *Source) Token() (*oauth2.Token, error) {
 	t, err := s.Current(s.ctx)
 	if err != nil {
 		return nil, err
 	}
-	return t.OAuth2(), nil
+	ot := t.OAuth2()
+	ot.RefreshToken = ""
+	return ot, nil
 }
 
 // Current is Token with the whole record: scopes, IDs, expiry.

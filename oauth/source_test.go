@@ -2,6 +2,8 @@ package oauth_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"sync/atomic"
 
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"golang.org/x/time/rate"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +140,171 @@ func TestMetadataSurvivesRefresh(t *testing.T) {
 	}
 }
 
+// TestMetadataMergedIntoRefresh: a refresh answer that leaves out the
+// token's metadata (the fake always repeats it, the live API need not)
+// must not erase it from the store: the stored values are kept.
+func TestMetadataMergedIntoRefresh(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		grant contactstest.Grant
+		strip []string // fields removed from the refresh answer
+	}{
+		{"location", contactstest.Grant{UserType: contactstest.UserTypeLocation, UserID: "user-1", PlanID: "plan-1"},
+			[]string{"locationId", "companyId", "userType", "scope", "userId", "planId"}},
+		{"company", contactstest.Grant{UserType: contactstest.UserTypeCompany, UserID: "user-2", PlanID: "plan-2"},
+			[]string{"companyId", "userType", "scope", "userId", "planId", "approvedLocations"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newEnv(t, nil)
+			tt.grant.Scopes = e.cfg.Scopes
+			key := e.install(t, tt.grant)
+			before, err := e.store.Load(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every field the refresh answer will lack is set, so keeping it is visible.
+			company := tt.grant.UserType == contactstest.UserTypeCompany
+			if before.UserType == "" || before.CompanyID == "" || before.UserID == "" || before.PlanID == "" || len(before.Scopes) == 0 ||
+				(before.LocationID == "") != company || (len(before.ApprovedLocations) == 0) == company {
+				t.Fatalf("the installed token lacks metadata: %v user %q plan %q approved %q",
+					before, before.UserID, before.PlanID, before.ApprovedLocations)
+			}
+
+			var stripped []string
+			base := e.cfg.HTTPClient.Transport
+			cfg := *e.cfg
+			cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				resp, err := base.RoundTrip(r)
+				if err != nil || r.URL.Path != "/oauth/token" || resp.StatusCode != http.StatusOK {
+					return resp, err
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					return nil, err
+				}
+				var m map[string]any
+				if err := json.Unmarshal(body, &m); err != nil {
+					return nil, err
+				}
+				for _, f := range tt.strip {
+					if _, ok := m[f]; ok {
+						delete(m, f)
+						stripped = append(stripped, f)
+					}
+				}
+				if body, err = json.Marshal(m); err != nil {
+					return nil, err
+				}
+				resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+				resp.Header.Del("Content-Length")
+				return resp, nil
+			})}
+
+			e.clock.Advance(25 * time.Hour)
+			got, err := oauth.NewSource(ctx, &cfg, e.store, key, oauth.WithClock(e.clock.Now)).Current(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(stripped)
+			want := slices.Sorted(slices.Values(tt.strip))
+			if !slices.Equal(stripped, want) {
+				t.Fatalf("the refresh answer lost %q, want %q: the test no longer strips what it should", stripped, want)
+			}
+			after, err := e.store.Load(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.RefreshToken == before.RefreshToken || after.AccessToken == before.AccessToken || got.AccessToken != after.AccessToken {
+				t.Fatalf("no refresh was stored: before %v, after %v", before, after)
+			}
+			for name, tok := range map[string]oauth.Token{"stored": after, "returned": got} {
+				if tok.LocationID != before.LocationID || tok.CompanyID != before.CompanyID || tok.UserType != before.UserType ||
+					tok.UserID != before.UserID || tok.PlanID != before.PlanID ||
+					!slices.Equal(tok.Scopes, before.Scopes) || !slices.Equal(tok.ApprovedLocations, before.ApprovedLocations) {
+					t.Errorf("%s token after the refresh:\n%v user %q plan %q approved %q\nbefore:\n%v user %q plan %q approved %q",
+						name, tok, tok.UserID, tok.PlanID, tok.ApprovedLocations, before, before.UserID, before.PlanID, before.ApprovedLocations)
+				}
+			}
+		})
+	}
+}
+
+// TestRefreshShortlyBeforeExpiry: with the default skew (5 minutes), a
+// token 10 minutes from expiry is used as it is, one 2 minutes from
+// expiry is refreshed once, whether the Source finds it in the store or
+// holds it already.
+func TestRefreshShortlyBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name      string
+		left      time.Duration // before the stored token's expiry
+		refreshes int
+	}{
+		{"10 minutes left", 10 * time.Minute, 0},
+		{"2 minutes left", 2 * time.Minute, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			installed := e.stored(t)
+			e.clock.Set(installed.Expiry.Add(-tt.left))
+			got, err := e.source().Current(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := e.srv.TokenRequests("refresh_token"); n != tt.refreshes {
+				t.Errorf("refresh requests = %d, want %d", n, tt.refreshes)
+			}
+			if refreshed := got.AccessToken != installed.AccessToken; refreshed != (tt.refreshes == 1) {
+				t.Errorf("returned a refreshed token: %t, want %t", refreshed, tt.refreshes == 1)
+			}
+		})
+	}
+
+	t.Run("held token crosses the margin", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, nil)
+		installed := e.stored(t)
+		src := e.source()
+		e.clock.Set(installed.Expiry.Add(-10 * time.Minute))
+		if tok, err := src.Token(); err != nil || tok.AccessToken != installed.AccessToken {
+			t.Fatalf("10 minutes before expiry: err %v, refreshed %t (want the installed token)", err, err == nil)
+		}
+		e.clock.Set(installed.Expiry.Add(-2 * time.Minute))
+		tok, err := src.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.srv.TokenRequests("refresh_token"); n != 1 || tok.AccessToken == installed.AccessToken {
+			t.Errorf("2 minutes before expiry: %d refresh requests (want 1), new token %t", n, tok.AccessToken != installed.AccessToken)
+		}
+	})
+}
+
+// TestTokenWithholdsTheRefreshToken: the oauth2.Token handed to transports
+// carries the access token only; the rotating refresh token stays in the
+// store, where only the Source spends it under the lock.
+func TestTokenWithholdsTheRefreshToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	installed := e.stored(t)
+	tok, err := e.source().Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken != "" {
+		t.Errorf("access token set %t, refresh token set %t: want only the access token", tok.AccessToken != "", tok.RefreshToken != "")
+	}
+	if installed.RefreshToken == "" {
+		t.Error("the stored token has no refresh token: the test proves nothing")
+	}
+}
+
 // failingStore fails every Save while failing is set.
 type failingStore struct {
 	oauth.TokenStore
@@ -231,11 +399,16 @@ func TestRefreshErrorsAreTypedAndKeepTheToken(t *testing.T) {
 
 	t.Run("location not active, then active again", func(t *testing.T) {
 		e := newEnv(t, nil)
+		before := e.stored(t)
 		e.clock.Advance(25 * time.Hour)
 		e.srv.SetLocationActive(e.srv.LocationID(), false)
 		src := e.source()
 		if _, err := src.Token(); !errors.Is(err, oauth.ErrLocationInactive) {
 			t.Fatalf("err = %v", err)
+		}
+		if got := e.stored(t); got.RefreshToken != before.RefreshToken || got.AccessToken != before.AccessToken ||
+			got.Version != before.Version || !got.Expiry.Equal(before.Expiry) {
+			t.Errorf("a refresh refused as location not active changed the stored token: %v, was %v", got, before)
 		}
 		e.srv.SetLocationActive(e.srv.LocationID(), true)
 		if _, err := src.Token(); err != nil {
@@ -311,6 +484,37 @@ func TestAgencyExchangeAndFallback(t *testing.T) {
 	}
 	if _, err := mine.Contacts.Get(ctx, seeded.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTokenExtraFields: the token endpoint's userId, planId and (for an
+// agency token) approvedLocations are decoded and stored with the token.
+func TestTokenExtraFields(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scopes := []string{contacts.ScopeContactsReadonly, contacts.ScopeContactsWrite, contacts.ScopeOAuthWrite}
+	e := newEnv(t, nil, scopes...)
+	company := e.stored(t).CompanyID
+	other := e.srv.AddLocation("", company, contactstest.LocationSettings{})
+	agencyKey := e.install(t, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: company, Scopes: scopes,
+		UserID: "user-agency-1", PlanID: "plan-pro"})
+	agency, err := e.store.Load(ctx, agencyKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantApproved := []string{e.srv.LocationID(), other}
+	slices.Sort(wantApproved)
+	if agency.UserID != "user-agency-1" || agency.PlanID != "plan-pro" || !slices.Equal(agency.ApprovedLocations, wantApproved) {
+		t.Errorf("stored agency token: userId %q, planId %q, approvedLocations %q; want %q, %q, %q",
+			agency.UserID, agency.PlanID, agency.ApprovedLocations, "user-agency-1", "plan-pro", wantApproved)
+	}
+	// A location token exchanged from it carries the same user and plan.
+	lt, err := e.cfg.LocationToken(ctx, agency, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt.UserID != "user-agency-1" || lt.PlanID != "plan-pro" {
+		t.Errorf("location token: userId %q, planId %q", lt.UserID, lt.PlanID)
 	}
 }
 

@@ -91,7 +91,8 @@ func (t Token) ValidFor(now time.Time, d time.Duration) bool {
 	return t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(d).Before(t.Expiry))
 }
 
-// OAuth2 returns the token as an *oauth2.Token.
+// OAuth2 returns the token as an *oauth2.Token. Unlike Token, that type
+// does not redact: %v prints its access and refresh tokens.
 func (t Token) OAuth2() *oauth2.Token {
 	typ := t.TokenType
 	if typ == "" {
