@@ -311,6 +311,43 @@ func TestRateLimited429WithoutRetryAfterWaitsForTheWindow(t *testing.T) {
 	})
 }
 
+func TestLimiterPauseHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// The window is spent: the next call waits ~10 s. A caller that
+		// cancels meanwhile gets context.Canceled at once; one whose
+		// deadline falls inside the pause fails at once with a
+		// deadline error. Neither sends anything.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", status(200, contactBody, "X-RateLimit-Max", "100",
+			"X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000"))
+		if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Second, cancel)
+		if _, err := c.Contacts.Get(ctx, "c1"); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled during the pause: err = %v, want context.Canceled", err)
+		}
+		if waited := time.Since(start); waited != time.Second {
+			t.Errorf("returned after %v on the fake clock, want at the cancellation (1s)", waited)
+		}
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer dcancel()
+		start = time.Now()
+		if _, err := c.Contacts.Get(dctx, "c1"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("deadline inside the pause: err = %v, want a deadline error", err)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("returned after %v on the fake clock, want at once", waited)
+		}
+		if n := mt.GetTotalCallCount(); n != 1 {
+			t.Errorf("%d requests sent, want only the first", n)
+		}
+	})
+}
+
 func TestBackoffIsBoundedExponential(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
