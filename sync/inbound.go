@@ -37,6 +37,7 @@ type Inbound struct {
 	unlinked bool
 	overlap  time.Duration
 	keep     time.Duration
+	followUp time.Duration
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -62,6 +63,17 @@ func WithUnlinkedContacts() InboundOption { return func(in *Inbound) { in.unlink
 // WithPollOverlap sets how far back each incremental scan looks past its
 // cursor (default 2 minutes), covering search's eventual consistency.
 func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) { in.overlap = d } }
+
+// WithTaskFollowUp sets when a contact's activity is re-read after a task
+// event on it (default 30 minutes; 0: on the next refresh). Task edits
+// fire no webhook: a re-read some time after the task was created or
+// completed is what sees the edits made in the meantime, at three calls
+// per active contact. A contact with events again before its re-read is
+// re-read once, d after the last. Edits made later still are caught by
+// Reconcile with activities (Plan.ActivitiesEvery).
+func WithTaskFollowUp(d time.Duration) InboundOption {
+	return func(in *Inbound) { in.followUp = max(d, 0) }
+}
 
 // WithInboxRetention sets how long processed webhook IDs stay in the inbox
 // so a redelivery is recognised (default 7 days); ProcessInbox forgets
@@ -91,7 +103,7 @@ func NewInbound(client *contacts.Client, state StateStore, store InboundStore, a
 		return nil, errors.New("contactsync: NewInbound needs a client, three stores, a mapping and a sink")
 	}
 	in := &Inbound{client: client, state: state, store: store, activity: activity, mapping: mapping, sink: sink,
-		overlap: 2 * time.Minute, keep: 7 * 24 * time.Hour, logger: slog.New(slog.DiscardHandler), now: time.Now}
+		overlap: 2 * time.Minute, keep: 7 * 24 * time.Hour, followUp: 30 * time.Minute, logger: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
 		o(in)
 	}
@@ -455,7 +467,7 @@ func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, 
 	} else if prev, err := in.activity.Activity(ctx, KindTask, t.ID); err == nil {
 		a.Completed = prev.Completed // TaskCreate payloads lack completed
 	}
-	if err := in.store.MarkDirty(ctx, t.ContactID, at); err != nil {
+	if err := in.store.MarkDirty(ctx, t.ContactID, at.Add(in.followUp)); err != nil {
 		return err
 	}
 	return in.applyActivity(ctx, a, deleted, rep)

@@ -16,9 +16,10 @@ const (
 
 // PollContacts is the incremental scan: it searches the contacts updated
 // since the last scan (less the overlap, for search's eventual
-// consistency), oldest first, delivers what changed, marks their activity
-// for a re-read, and advances the persisted cursor. The first scan, with
-// no cursor yet, reads every contact (Reconcile does the same and more).
+// consistency), oldest first, delivers what changed, and advances the
+// persisted cursor. The first scan, with no cursor yet, reads every
+// contact (Reconcile does the same and more). Activities are not re-read
+// here: task events schedule those re-reads (see WithTaskFollowUp).
 func (in *Inbound) PollContacts(ctx context.Context) (InboundReport, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -196,8 +197,10 @@ func (in *Inbound) confirmGone(ctx context.Context, contactID string, scanStart 
 }
 
 // RefreshDirty re-reads the tasks, notes and appointments of up to limit
-// contacts with recent activity (marked by webhooks and scans), three
-// calls each — the only way to see task edits, which fire no webhook.
+// contacts with recent activity whose re-read is due, three calls each —
+// the only way to see task edits, which fire no webhook. Task events make
+// a contact due WithTaskFollowUp after them; appointment events at once
+// (their payloads may mislabel updates and deletes).
 func (in *Inbound) RefreshDirty(ctx context.Context, limit int) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -311,15 +314,36 @@ func (in *Inbound) Cycle(ctx context.Context, refreshLimit int) (InboundReport, 
 	return total, nil
 }
 
-// Schedule runs Cycle for every location's Inbound every interval, their
-// rounds staggered evenly across the interval so locations do not poll at
-// once, and Reconcile every reconcileEvery (0: never). It returns when ctx
-// ends; a failed round is reported to onError (if set) and retried on the
-// next tick.
-func Schedule(ctx context.Context, interval, reconcileEvery time.Duration, refreshLimit int, onError func(*Inbound, error), locations ...*Inbound) {
+// Plan says how Schedule polls each location.
+type Plan struct {
+	// Interval is how often Cycle runs (required).
+	Interval time.Duration
+	// RefreshLimit caps the contacts whose activity one Cycle re-reads
+	// (three calls each); 0 or less means no cap.
+	RefreshLimit int
+	// ReconcileEvery runs Reconcile without activities (one call per 500
+	// contacts, plus a read per linked contact the scan missed): it
+	// catches lost contact webhooks and deletions. 0: never.
+	ReconcileEvery time.Duration
+	// ActivitiesEvery runs Reconcile with activities instead (three more
+	// calls per linked member): it catches lost task, note and appointment
+	// webhooks and task edits made long after the last event. 0: never.
+	ActivitiesEvery time.Duration
+	// OnError, if set, hears of every failed round (retried next tick).
+	OnError func(*Inbound, error)
+}
+
+// Schedule runs each location's Inbound by the plan until ctx ends: Cycle
+// every Interval, the locations' rounds staggered evenly across the
+// interval so they do not poll at once, and the reconciliations when due
+// (the first after a full period).
+func Schedule(ctx context.Context, p Plan, locations ...*Inbound) {
+	if p.Interval <= 0 {
+		panic("contactsync: Schedule needs a positive Plan.Interval")
+	}
 	done := make(chan struct{})
 	for i, in := range locations {
-		offset := time.Duration(i) * interval / time.Duration(max(len(locations), 1))
+		offset := time.Duration(i) * p.Interval / time.Duration(max(len(locations), 1))
 		go func() {
 			defer func() { done <- struct{}{} }()
 			select {
@@ -327,17 +351,23 @@ func Schedule(ctx context.Context, interval, reconcileEvery time.Duration, refre
 				return
 			case <-time.After(offset):
 			}
-			tick := time.NewTicker(interval)
+			tick := time.NewTicker(p.Interval)
 			defer tick.Stop()
-			lastReconcile := in.now()
+			lastContacts, lastFull := in.now(), in.now()
 			for {
-				_, err := in.Cycle(ctx, refreshLimit)
-				if err == nil && reconcileEvery > 0 && in.now().Sub(lastReconcile) >= reconcileEvery {
+				_, err := in.Cycle(ctx, p.RefreshLimit)
+				now := in.now()
+				switch {
+				case err != nil:
+				case p.ActivitiesEvery > 0 && now.Sub(lastFull) >= p.ActivitiesEvery:
+					_, err = in.Reconcile(ctx, true)
+					lastFull, lastContacts = in.now(), in.now()
+				case p.ReconcileEvery > 0 && now.Sub(lastContacts) >= p.ReconcileEvery:
 					_, err = in.Reconcile(ctx, false)
-					lastReconcile = in.now()
+					lastContacts = in.now()
 				}
-				if err != nil && onError != nil && ctx.Err() == nil {
-					onError(in, err)
+				if err != nil && p.OnError != nil && ctx.Err() == nil {
+					p.OnError(in, err)
 				}
 				select {
 				case <-ctx.Done():

@@ -140,7 +140,7 @@ func TestScheduleStaggersLocations(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
-			contactsync.Schedule(ctx, interval, 0, 10, func(_ *contactsync.Inbound, err error) { t.Error(err) }, ins...)
+			contactsync.Schedule(ctx, contactsync.Plan{Interval: interval, RefreshLimit: 10, OnError: func(_ *contactsync.Inbound, err error) { t.Error(err) }}, ins...)
 			close(done)
 		}()
 		time.Sleep(interval + interval*5/6) // every location has polled twice, none a third time

@@ -13,6 +13,14 @@
 //	go run ./examples/dashboard                      # http://127.0.0.1:8080/
 //	go run ./examples/dashboard -listen 127.0.0.1:0  # any free port
 //
+// With CONTACTS_API_TOKEN and CONTACTS_LOCATION_ID set it shows a location
+// of the real API instead: the members examples/gymflow-sync linked there
+// (its state file, -state, default gymflow-sync.db, is only read), their
+// activity loaded by one full reconciliation (one call per 500 contacts and
+// three per member) and kept fresh by polling (Inbound.Cycle every -poll,
+// a full re-read every -reread). CONTACTS_API_BASE_URL, if set, replaces
+// the API's base URL. The token is never printed.
+//
 // The page is built with html/template, which escapes everything it shows,
 // and needs no JavaScript.
 package main
@@ -49,17 +57,36 @@ func main() {
 // run starts the demonstration and serves the dashboard on -listen until
 // ctx ends.
 func run(ctx context.Context, args []string, out io.Writer) error {
+	return runWith(ctx, args, out, os.Getenv)
+}
+
+func runWith(ctx context.Context, args []string, out io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
 	fs.SetOutput(out)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the dashboard on")
+	state := fs.String("state", "gymflow-sync.db", "real API: gymflow-sync's state file (read only)")
+	poll := fs.Duration("poll", time.Minute, "real API: how often to poll for changes")
+	reread := fs.Duration("reread", 6*time.Hour, "real API: how often to re-read every member's activity (3 calls per member)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if *poll <= 0 || *reread <= 0 {
+		return errors.New("-poll and -reread must be positive")
+	}
 
-	d, err := newDemo(ctx, time.Now, time.Local)
+	var d *demo
+	var err error
+	switch token, location := getenv(envToken), getenv(envLocation); {
+	case token != "" && location != "":
+		d, err = openLive(ctx, getenv, liveConfig{state: *state, poll: *poll, reread: *reread, now: time.Now, loc: time.Local, out: out})
+	case token != "" || location != "":
+		err = errHalfConfigured
+	default:
+		d, err = newDemo(ctx, time.Now, time.Local)
+	}
 	if err != nil {
 		return err
 	}
@@ -71,11 +98,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "Dashboard of %d gym members at http://%s/\n", len(d.members), ln.Addr())
-	fmt.Fprintf(out, "The read model was loaded with %d API calls to the embedded fake; the pages make none. Ctrl-C stops.\n",
-		d.api.RequestCount())
+	fmt.Fprintln(out, d.about)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if d.keepFresh != nil {
+		pollCtx, stopPolling := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() { d.keepFresh(pollCtx); close(polled) }()
+		defer func() { stopPolling(); <-polled }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -95,11 +127,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // demo is the fake API with its seeded members, the stores and the
 // dashboard's handler.
 type demo struct {
-	api     *contactstest.Server
-	store   *contactsync.MemoryStore // links and read model
-	views   *contactsync.Views
-	members []member
-	handler http.Handler
+	api       *contactstest.Server     // nil on the real API
+	store     *contactsync.MemoryStore // links and read model
+	views     *contactsync.Views
+	members   []member
+	handler   http.Handler
+	about     string                    // where the data comes from, for the output
+	keepFresh func(ctx context.Context) // polls until ctx ends; nil: nothing to poll
+	close     func()
 }
 
 // newDemo starts the fake API, seeds it around the time now returns,
@@ -119,11 +154,13 @@ func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*de
 		return nil, err
 	}
 	views := &contactsync.Views{State: store, Activity: store, Now: now}
-	return &demo{api: api, store: store, views: views, members: members, handler: newHandler(views, members, loc)}, nil
+	about := fmt.Sprintf("The read model was loaded with %d API calls to the embedded fake; the pages make none. Ctrl-C stops.", api.RequestCount())
+	return &demo{api: api, store: store, views: views, members: members, handler: newHandler(views, members, loc),
+		about: about, close: api.Close}, nil
 }
 
-// Close stops the fake API.
-func (d *demo) Close() { d.api.Close() }
+// Close stops the fake API, if any.
+func (d *demo) Close() { d.close() }
 
 // loadReadModel fills the activity read model with contactsync's inbound
 // side: one full reconciliation reads every contact of the location (one
@@ -136,20 +173,28 @@ func loadReadModel(ctx context.Context, client *contacts.Client, state contactsy
 	contactsync.ActivityStore
 	contactsync.InboundStore
 }) error {
+	in, err := newInbound(client, state, store)
+	if err != nil {
+		return err
+	}
+	_, err = in.Reconcile(ctx, true)
+	return err
+}
+
+// newInbound returns the dashboard's Inbound: it only fills the read
+// model, so its sink discards the changes (GymFlow is not written to).
+func newInbound(client *contacts.Client, state contactsync.StateStore, store interface {
+	contactsync.ActivityStore
+	contactsync.InboundStore
+}) (*contactsync.Inbound, error) {
 	mapping, err := contactsync.NewMapping(
 		contactsync.Map("first_name", contactsync.TargetFirstName),
 		contactsync.Map("last_name", contactsync.TargetLastName),
 		contactsync.Map("email", contactsync.TargetEmail),
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// A dashboard only reads: GymFlow is not written to.
 	discard := contactsync.SinkFunc(func(context.Context, contactsync.InboundChange) error { return nil })
-	in, err := contactsync.NewInbound(client, state, store, store, mapping, discard)
-	if err != nil {
-		return err
-	}
-	_, err = in.Reconcile(ctx, true)
-	return err
+	return contactsync.NewInbound(client, state, store, store, mapping, discard)
 }
