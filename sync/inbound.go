@@ -25,7 +25,9 @@ import (
 // lets the merge policies decide which CRM edits flow to GymFlow.
 //
 // Methods of one Inbound run one at a time (they share a lock); run one
-// Inbound per location.
+// Inbound per location, each with its own stores (or its own SQLite
+// file): cursors, the inbox, Seen records and the read model are not
+// keyed by location.
 type Inbound struct {
 	client   *contacts.Client
 	state    StateStore

@@ -161,7 +161,11 @@ type ContactChanged struct {
 }
 
 // ContactDeleted: a contact was deleted in the CRM. GymFlow should
-// soft-delete the member, never drop it silently.
+// soft-delete the member, never drop it silently, and tell the outbound
+// Engine with a MemberDeleted change: the link is then archived (one call,
+// answered 404 for a contact that is gone), and a soft-deleted member sends
+// no further changes. A member GymFlow keeps active, or restores later, is
+// recreated in the CRM on its next change.
 type ContactDeleted struct {
 	MemberID  string
 	ContactID string
