@@ -141,13 +141,42 @@ func (r *InboundReport) add(o InboundReport) {
 // the webhook.Handler's function: the delivery is acknowledged only once
 // the event is stored, and ProcessInbox handles it afterwards, so a crash
 // in between loses nothing and a redelivery is not stored twice.
+//
+// An app's webhook URL receives the events of every location it is
+// installed in: events of a location other than the client's are ignored
+// (acknowledged, not stored). With several locations, give the handler
+// Route(inbounds...) instead.
 func (in *Inbound) Receive(ctx context.Context, ev webhook.Event) error {
 	m := ev.Info()
 	if m.WebhookID == "" {
 		return errors.New("contactsync: webhook event without a webhookId")
 	}
+	if loc := in.client.LocationID(); loc != "" && m.LocationID != "" && m.LocationID != loc {
+		return nil
+	}
 	_, err := in.store.PutInbox(ctx, InboxEntry{ID: m.WebhookID, Received: in.now(), Timestamp: m.Timestamp, Body: m.Raw})
 	return err
+}
+
+// Route returns a webhook.Handler function that hands each event to the
+// Inbound of its location (by the client's location ID); events of other
+// locations, and app-level events without one, are acknowledged and
+// dropped. It panics if two Inbounds share a location.
+func Route(locations ...*Inbound) func(context.Context, webhook.Event) error {
+	by := make(map[string]*Inbound, len(locations))
+	for _, in := range locations {
+		loc := in.client.LocationID()
+		if _, dup := by[loc]; dup || loc == "" {
+			panic(fmt.Sprintf("contactsync: Route needs one Inbound per location, each client with its location ID (got %q twice or empty)", loc))
+		}
+		by[loc] = in
+	}
+	return func(ctx context.Context, ev webhook.Event) error {
+		if in := by[ev.Info().LocationID]; in != nil {
+			return in.Receive(ctx, ev)
+		}
+		return nil
+	}
 }
 
 // ProcessInbox handles every stored webhook event, oldest first. An event

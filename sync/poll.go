@@ -64,9 +64,12 @@ func (in *Inbound) pollContacts(ctx context.Context) (rep InboundReport, err err
 }
 
 // searchAll iterates a search page by page with searchAfter cursors,
-// counting each page's call.
+// counting each page's call. It stops once it has read the total the
+// first page reported, saving the empty page after a full last one (a
+// contact added during the scan is the incremental scan's to find).
 func (in *Inbound) searchAll(ctx context.Context, p contacts.SearchParams) func(func(contacts.Contact, error) bool) {
 	return func(yield func(contacts.Contact, error) bool) {
+		read, total := 0, -1
 		for {
 			var page *contacts.SearchResult
 			err := in.call(func(o ...contacts.RequestOption) (err error) {
@@ -83,7 +86,11 @@ func (in *Inbound) searchAll(ctx context.Context, p contacts.SearchParams) func(
 				}
 			}
 			n := len(page.Contacts)
-			if n < p.PageLimit || n == 0 || len(page.Contacts[n-1].SearchAfter) == 0 {
+			if total < 0 {
+				total = page.Total
+			}
+			read += n
+			if n < p.PageLimit || n == 0 || len(page.Contacts[n-1].SearchAfter) == 0 || total > 0 && read >= total {
 				return
 			}
 			p.SearchAfter = page.Contacts[n-1].SearchAfter
