@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -344,6 +345,51 @@ func TestLimiterPauseHonoursTheContext(t *testing.T) {
 		}
 		if n := mt.GetTotalCallCount(); n != 1 {
 			t.Errorf("%d requests sent, want only the first", n)
+		}
+	})
+}
+
+func TestConcurrentCallersDrawNo429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// A fixed-window server (100 per 10 s from the window's first
+		// request), four goroutines calling as fast as the default
+		// limiter lets them: callers already waiting for a token when
+		// the window is reported spent must wait for the next one too.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var mu sync.Mutex
+		var windowStart time.Time
+		used, served, tooMany := 0, 0, 0
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			now := time.Now()
+			if windowStart.IsZero() || now.Sub(windowStart) >= 10*time.Second {
+				windowStart, used = now, 0
+			}
+			if used >= 100 {
+				tooMany++
+				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
+			}
+			used++
+			served++
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 100 {
+					if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if served != 400 || tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 400 and none", served, tooMany)
 		}
 	})
 }

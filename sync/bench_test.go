@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	contacts "github.com/gymflow/contacts-go"
@@ -428,4 +429,53 @@ func TestLongPeakMemory100k(t *testing.T) {
 		}
 	}
 	t.Logf("the SQLite store: %.1f MiB on disk (with its WAL)", float64(size)/mib)
+}
+
+// TestRateLimitUseOnAFakeClock is TestLongRateLimitUse's target checked on
+// every run: 60 s of a synctest bubble's clock, the fake's default limits
+// (100 requests per 10 s) served over an in-memory transport, the SDK's
+// default limiter. The sync must use ≥ 95% of the budget and draw no 429.
+// The bubble's clock makes it exact and fast; the real-clock run (over
+// HTTP, with its latencies) is the long test.
+func TestRateLimitUseOnAFakeClock(t *testing.T) {
+	t.Parallel()
+	srv := contactstest.NewServer()
+	defer srv.Close()
+	if _, err := srv.AddCustomField(srv.LocationID(), "membership_plan"); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		client := srv.Client(contacts.WithRateLimiter(contacts.DefaultRateLimiter()),
+			contacts.WithHTTPClient(&http.Client{Transport: inMemory{srv}}))
+		eng, err := contactsync.NewEngine(client, contactsync.NewMemoryStore(), engineMapping(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const dur = 60 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), dur)
+		defer cancel()
+		start := time.Now()
+		rep, err := eng.SyncMembers(ctx, generated(100_000, false))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the sync ended before the deadline: %v", err)
+		}
+		served, tooMany := 0, 0
+		for _, r := range srv.Requests() {
+			if r.Time.Sub(start) > dur {
+				continue
+			}
+			if r.Status == http.StatusTooManyRequests {
+				tooMany++
+				t.Logf("429 at %v (%s %s)", r.Time.Sub(start), r.Method, r.Path)
+			} else {
+				served++
+			}
+		}
+		const budget = 600 // six 10 s windows of 100
+		t.Logf("%d requests served in %s of the bubble's clock = %.1f%% of %d; %d × 429; %d created, %d failed",
+			served, dur, 100*float64(served)/budget, budget, tooMany, rep.Created, rep.Failed)
+		if served < 0.95*budget || tooMany > 0 || rep.Failed > 0 {
+			t.Errorf("target missed: ≥ 95%% of the budget, no 429 and no failure")
+		}
+	})
 }

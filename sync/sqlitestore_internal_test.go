@@ -78,7 +78,7 @@ func queryPlan(t *testing.T, s *SQLiteStore, query string, args ...any) string {
 // TestSQLiteActivityQueryPlans checks that the queries of Views, the
 // queries by contact and by member, and every statement of the inbound
 // state read an index in order, without sorting, so that they stay fast
-// with 100,000 activities (see BenchmarkSQLiteViews).
+// with 100,000 activities (see BenchmarkViews in store_test.go).
 func TestSQLiteActivityQueryPlans(t *testing.T) {
 	s, err := OpenSQLite(filepath.Join(t.TempDir(), "sync.db"))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +99,17 @@ type Transport struct {
 	// server's current window arrived (Remaining == Limit-1): the window
 	// began at or before it, so it ends at or before windowStart+Interval.
 	windowStart atomic.Int64
+
+	// The window's accounting, under mu: the server's last reported
+	// remaining count (when known), the requests in flight, and a channel
+	// closed when either changes. A count of 0 is known until zeroUntil,
+	// the end of the pause it set.
+	mu        sync.Mutex
+	known     bool
+	remaining int
+	inflight  int
+	zeroUntil int64
+	changed   chan struct{}
 }
 
 // ErrWaitExceedsDeadline is returned when waiting for the limiter would
@@ -113,28 +125,15 @@ func (t *Transport) now() time.Time {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.waitPause(req); err != nil {
+	if err := t.admit(req); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, err
 	}
-	if t.Limiter != nil {
-		if err := t.Limiter.Wait(req.Context()); err != nil {
-			if req.Body != nil {
-				req.Body.Close()
-			}
-			if ctxErr := req.Context().Err(); ctxErr != nil {
-				return nil, ctxErr
-			}
-			if _, has := req.Context().Deadline(); has {
-				return nil, ErrWaitExceedsDeadline
-			}
-			return nil, err
-		}
-	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
+		t.settle(-1, 0, false)
 		return resp, err
 	}
 	now := t.now()
@@ -145,27 +144,115 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1 {
 		t.windowStart.Store(now.UnixNano())
 	}
-	if t.Limiter != nil {
-		remaining := -1
-		if ok {
-			remaining = snap.Remaining
+	if t.Limiter == nil {
+		return resp, nil
+	}
+	remaining := -1
+	if ok {
+		remaining = snap.Remaining
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		remaining = 0
+	}
+	Adapt(t.Limiter, snap, remaining, now)
+	var until int64
+	if remaining == 0 && !DailyExhausted(resp.Header) {
+		until = t.pause(now, snap, resp.Header)
+	}
+	t.settle(remaining, until, ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1)
+	return resp, nil
+}
+
+// admit waits until a request may go out: past any pause, with a token
+// from the limiter, and — when the server's remaining count is known — not
+// while the requests already in flight would use up what remains of the
+// window (a token bucket would let a burst of concurrent callers overrun
+// it). It counts the request as in flight.
+func (t *Transport) admit(req *http.Request) error {
+	if err := t.waitPause(req); err != nil {
+		return err
+	}
+	if t.Limiter == nil {
+		return nil
+	}
+	ctx := req.Context()
+	if err := t.Limiter.Wait(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
 		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			remaining = 0
+		if _, has := ctx.Deadline(); has {
+			return ErrWaitExceedsDeadline
 		}
-		Adapt(t.Limiter, snap, remaining, now)
-		if remaining == 0 && !DailyExhausted(resp.Header) {
-			t.pause(now, snap, resp.Header)
+		return err
+	}
+	for {
+		// A request that waited for a token while another's response
+		// reported the window spent must not go out into that window.
+		if err := t.waitPause(req); err != nil {
+			return err
+		}
+		t.mu.Lock()
+		if t.known && t.remaining == 0 {
+			if t.now().Before(time.Unix(0, t.zeroUntil)) {
+				t.mu.Unlock()
+				continue // the window was reported spent meanwhile: wait out its pause
+			}
+			t.known = false // the spent window has ended
+		}
+		if !t.known || t.inflight < t.remaining {
+			t.inflight++
+			t.mu.Unlock()
+			return nil
+		}
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
+		changed := t.changed
+		t.mu.Unlock()
+		// In flight are as many requests as the window has left: wait
+		// for one to answer (with a new count, or a pause to honour).
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
 		}
 	}
-	return resp, nil
+}
+
+// settle records a request's end: remaining is the count its response
+// reported (-1 if none; 0 with until, the pause it set, if any), opened
+// whether that response opened a new window; the waiting requests
+// re-check. Within a window the count only falls: a response overtaken by
+// a later one does not raise it again.
+func (t *Transport) settle(remaining int, until int64, opened bool) {
+	if t.Limiter == nil {
+		return
+	}
+	t.mu.Lock()
+	t.inflight--
+	switch {
+	case remaining > 0:
+		if !t.known || opened || remaining < t.remaining {
+			t.known, t.remaining = true, remaining
+		}
+	case remaining == 0 && until != 0:
+		// Known only while the pause lasts: admit forgets it after.
+		t.known, t.remaining, t.zeroUntil = true, 0, until
+	case remaining == 0:
+		t.known = false // nothing would end the wait: let the server answer
+	}
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
+	t.mu.Unlock()
 }
 
 // pause holds requests until the server's window has surely reset: for
 // Retry-After when the server sends one; else until one interval after
 // the response that opened the window, when this client saw it (an evenly
 // paced client then loses no time); else one full interval from now.
-func (t *Transport) pause(now time.Time, s Snapshot, h http.Header) {
+func (t *Transport) pause(now time.Time, s Snapshot, h http.Header) int64 {
 	var until time.Time
 	if d, ok := RetryAfter(h, now); ok {
 		until = now.Add(d)
@@ -179,13 +266,16 @@ func (t *Transport) pause(now time.Time, s Snapshot, h http.Header) {
 		until = now.Add(t.MaxPause)
 	}
 	if !until.After(now) {
-		return
+		return 0
 	}
 	untilNS := until.UnixNano()
 	for {
 		cur := t.pauseUntil.Load()
-		if cur >= untilNS || t.pauseUntil.CompareAndSwap(cur, untilNS) {
-			return
+		if cur >= untilNS {
+			return cur
+		}
+		if t.pauseUntil.CompareAndSwap(cur, untilNS) {
+			return untilNS
 		}
 	}
 }
