@@ -70,9 +70,10 @@ func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) {
 // event on it (default 30 minutes; 0: on the next refresh). Task edits
 // fire no webhook: a re-read some time after the task was created or
 // completed is what sees the edits made in the meantime, at three calls
-// per active contact. A contact with events again before its re-read is
-// re-read once, d after the last. Edits made later still are caught by
-// Reconcile with activities (Plan.ActivitiesEvery).
+// per active contact. A contact with more task events before its re-read
+// is re-read d after the first and again d after the last. Edits made
+// later still are caught by Reconcile with activities
+// (Plan.ActivitiesEvery).
 func WithTaskFollowUp(d time.Duration) InboundOption {
 	return func(in *Inbound) { in.followUp = max(d, 0) }
 }
@@ -326,7 +327,10 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 			conflict = true
 		}
 	}
-	added := minus(now.CRMTags, prev.CRMTags)
+	// Added: CRM tags new since the last sighting, and tags of the sync's
+	// that the CRM had removed and has put back.
+	added := minus(append(minus(now.CRMTags, prev.CRMTags), minus(prev.MissingOurs, now.MissingOurs)...), nil)
+	added = slices.DeleteFunc(added, func(t string) bool { return !slices.Contains(c.Tags, t) })
 	// A CRM tag that became the sync's (the engine linked the contact, or
 	// committed a tag add, after the last sighting) is still on the
 	// contact: only tags gone from it were removed.
@@ -486,6 +490,9 @@ func (in *Inbound) handleContactDeleted(ctx context.Context, contactID string, a
 	if err := in.activity.DeleteContactActivities(ctx, contactID); err != nil {
 		return err
 	}
+	if err := in.store.ClearDirty(ctx, contactID, farFuture); err != nil {
+		return err // nothing of a deleted contact is left to re-read
+	}
 	return in.store.PutSeen(ctx, Seen{Kind: KindMember, RemoteID: contactID, At: at, Deleted: true})
 }
 
@@ -498,10 +505,33 @@ func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, 
 	} else if prev, err := in.activity.Activity(ctx, KindTask, t.ID); err == nil {
 		a.Completed = prev.Completed // TaskCreate payloads lack completed
 	}
-	if err := in.store.MarkDirty(ctx, t.ContactID, at.Add(in.followUp)); err != nil {
+	if err := in.scheduleFollowUp(ctx, t.ContactID, at.Add(in.followUp)); err != nil {
 		return err
 	}
 	return in.applyActivity(ctx, a, deleted, rep)
+}
+
+// kindFollowUp keys the Seen record holding when a contact's task
+// follow-up re-read is due: a dirty mark holds only the soonest re-read,
+// which may be an appointment's immediate one.
+const kindFollowUp Kind = "followup"
+
+// scheduleFollowUp makes a contact's activity due for a re-read at due,
+// keeping a later follow-up already scheduled.
+func (in *Inbound) scheduleFollowUp(ctx context.Context, contactID string, due time.Time) error {
+	if contactID == "" {
+		return nil
+	}
+	prev, err := in.store.Seen(ctx, kindFollowUp, contactID)
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return err
+	case err != nil || prev.At.Before(due):
+		if err := in.store.PutSeen(ctx, Seen{Kind: kindFollowUp, RemoteID: contactID, At: due}); err != nil {
+			return err
+		}
+	}
+	return in.store.MarkDirty(ctx, contactID, due)
 }
 
 func (in *Inbound) noteEvent(ctx context.Context, n webhook.Note, deleted bool, at time.Time, rep *InboundReport) error {
@@ -537,6 +567,14 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, 
 	if exists && a.UpdatedAt.Before(prev.UpdatedAt) {
 		rep.Stale++
 		return nil
+	}
+	// News of a contact's activity from before the contact's deletion (a
+	// late delivery) must not bring the activity back.
+	if c, err := in.store.Seen(ctx, KindMember, a.ContactID); err == nil && c.Deleted && !a.UpdatedAt.After(c.At) {
+		rep.Stale++
+		return nil
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
 	}
 	if !exists && !deleted {
 		// Gone from the read model: news from before its deletion (a late

@@ -128,9 +128,12 @@ type InboundStore interface {
 	Seen(ctx context.Context, kind Kind, remoteID string) (Seen, error)
 	PutSeen(ctx context.Context, s Seen) error
 
-	// MarkDirty records that a contact's activity may have changed at t;
-	// Dirty returns up to limit contacts marked at or before before,
-	// oldest first; ClearDirty removes a mark if it is not newer than t.
+	// MarkDirty records that a contact's activity should be re-read at t
+	// (a contact marked again keeps the earliest of its marks); Dirty
+	// returns up to limit contacts marked at or before before, oldest
+	// first; ClearDirty removes a mark if it is not newer than t. One
+	// Inbound marks and clears under its lock, so no mark is made during
+	// the re-read that clears.
 	MarkDirty(ctx context.Context, contactID string, t time.Time) error
 	Dirty(ctx context.Context, before time.Time, limit int) ([]string, error)
 	ClearDirty(ctx context.Context, contactID string, t time.Time) error

@@ -761,8 +761,7 @@ func (s *MemoryStore) PutSeen(ctx context.Context, seen Seen) error {
 }
 
 // MarkDirty implements InboundStore. A contact marked again keeps the
-// newest of its marks, so that ClearDirty after a re-read that began
-// before a newer mark leaves the contact dirty.
+// earliest of its marks: the soonest re-read wins.
 func (s *MemoryStore) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
 	if contactID == "" {
 		return errors.New("contactsync: MarkDirty needs a contact ID")
@@ -773,7 +772,7 @@ func (s *MemoryStore) MarkDirty(ctx context.Context, contactID string, t time.Ti
 	t = storedTime(t)
 	s.amu.Lock()
 	defer s.amu.Unlock()
-	if old, ok := s.dirty[contactID]; !ok || t.After(old) {
+	if old, ok := s.dirty[contactID]; !ok || t.Before(old) {
 		s.dirty[contactID] = t
 	}
 	return nil

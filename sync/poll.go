@@ -246,7 +246,10 @@ func (in *Inbound) refreshActivity(ctx context.Context, contactID string, rep *I
 		return err
 	})
 	if errors.Is(err, contacts.ErrNotFound) {
-		return in.handleContactDeleted(ctx, contactID, readAt, rep)
+		if err := in.handleContactDeleted(ctx, contactID, readAt, rep); err != nil {
+			return err
+		}
+		return in.store.ClearDirty(ctx, contactID, farFuture)
 	}
 	if err != nil {
 		return err
@@ -300,8 +303,22 @@ func (in *Inbound) refreshActivity(ctx context.Context, contactID string, rep *I
 			}
 		}
 	}
-	return in.store.ClearDirty(ctx, contactID, readAt)
+	if err := in.store.ClearDirty(ctx, contactID, readAt); err != nil {
+		return err
+	}
+	// A task follow-up still ahead stays due (the mark just cleared may
+	// have been an earlier, immediate one).
+	switch f, err := in.store.Seen(ctx, kindFollowUp, contactID); {
+	case err == nil && f.At.After(readAt):
+		return in.store.MarkDirty(ctx, contactID, f.At)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return err
+	}
+	return nil
 }
+
+// farFuture clears any dirty mark.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Cycle is one polling round: process the inbox, scan changed contacts,
 // re-read up to refreshLimit contacts with recent activity.

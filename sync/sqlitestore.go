@@ -297,10 +297,10 @@ const (
 	ON CONFLICT (kind, remote_id) DO UPDATE SET at = excluded.at, hash = excluded.hash, deleted = excluded.deleted,
 	state = excluded.state`
 
-	// A contact marked again keeps its newest mark. Dirty's limit is -1
+	// A contact marked again keeps its earliest mark. Dirty's limit is -1
 	// for no limit.
 	qMarkDirty = `INSERT INTO contactsync_dirty (contact_id, marked_at) VALUES (?, ?)
-	ON CONFLICT (contact_id) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)`
+	ON CONFLICT (contact_id) DO UPDATE SET marked_at = min(marked_at, excluded.marked_at)`
 	qDirty      = `SELECT contact_id FROM contactsync_dirty WHERE marked_at <= ? ORDER BY marked_at, contact_id LIMIT ?`
 	qClearDirty = `DELETE FROM contactsync_dirty WHERE contact_id = ? AND marked_at <= ?`
 )
@@ -1179,8 +1179,7 @@ func (s *SQLiteStore) PutSeen(ctx context.Context, seen Seen) error {
 }
 
 // MarkDirty implements InboundStore. A contact marked again keeps the
-// newest of its marks, so that ClearDirty after a re-read that began
-// before a newer mark leaves the contact dirty.
+// earliest of its marks: the soonest re-read wins.
 func (s *SQLiteStore) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
 	if contactID == "" {
 		return errors.New("contactsync: MarkDirty needs a contact ID")

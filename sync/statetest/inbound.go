@@ -30,9 +30,8 @@ import (
 // contactsync do:
 //
 //   - A limit of zero or less (PendingInbox, Dirty) means no limit.
-//   - A contact marked dirty again keeps the newest of its marks (which
-//     is what makes ClearDirty after a re-read safe against a mark made
-//     during it) and is listed by it.
+//   - A contact marked dirty again keeps the earliest of its marks (the
+//     soonest re-read wins) and is listed by it.
 //   - DoneInbox of an ID that is not in the inbox is no error, and
 //     setting a cursor to "" unsets it.
 //   - PutInbox refuses an entry without an ID, PutSeen one without a Kind
@@ -53,7 +52,7 @@ func RunInbound(t *testing.T, newStore func(t *testing.T) contactsync.InboundSto
 		{"Cursors", testCursors},
 		{"Seen", testSeen},
 		{"Dirty", testDirty},
-		{"DirtyNewestMark", testDirtyNewestMark},
+		{"DirtyEarliestMark", testDirtyEarliestMark},
 		{"ClearDirty", testClearDirty},
 		{"NoAliasing", testInboundNoAliasing},
 	}
@@ -470,18 +469,20 @@ func testDirty(t *testing.T, s contactsync.InboundStore) {
 
 // testDirtyNewestMark checks that a contact marked again keeps its newest
 // mark, whichever order the marks come in.
-func testDirtyNewestMark(t *testing.T, s contactsync.InboundStore) {
+func testDirtyEarliestMark(t *testing.T, s contactsync.InboundStore) {
 	at := func(sec int) time.Time { return ms.Add(time.Duration(sec) * time.Second) }
-	mustMarkDirty(t, s, "c1", at(10))
+	mustMarkDirty(t, s, "c1", at(30))
 	mustMarkDirty(t, s, "c2", at(20))
-	mustMarkDirty(t, s, "c1", at(30)) // newer: c1 moves behind c2
 	wantDirty(t, s, at(60), 0, "c2", "c1")
 	wantDirty(t, s, at(25), 0, "c2")
-	mustMarkDirty(t, s, "c1", at(5)) // older: ignored
-	wantDirty(t, s, at(25), 0, "c2")
+	mustMarkDirty(t, s, "c1", at(40)) // later: ignored
+	wantDirty(t, s, at(35), 0, "c2", "c1")
+	mustMarkDirty(t, s, "c1", at(10)) // earlier: c1 moves ahead of c2
+	wantDirty(t, s, at(60), 0, "c1", "c2")
+	wantDirty(t, s, at(15), 0, "c1")
+	mustClearDirty(t, s, "c1", at(9))
+	wantDirty(t, s, at(60), 0, "c1", "c2")
 	mustClearDirty(t, s, "c1", at(10))
-	wantDirty(t, s, at(60), 0, "c2", "c1")
-	mustClearDirty(t, s, "c1", at(30))
 	wantDirty(t, s, at(60), 0, "c2")
 }
 

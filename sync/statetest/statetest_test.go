@@ -84,8 +84,9 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		"inbox-replaces":      {"Inbox", "InboxConcurrent"},
 		"done-forgets":        {"Inbox", "InboxPurge"},
 		"pending-by-received": {"InboxOrder"},
-		"clear-dirty-always":  {"ClearDirty", "DirtyNewestMark"},
-		"dirty-keeps-oldest":  {"DirtyNewestMark"},
+		"clear-dirty-always":  {"ClearDirty", "DirtyEarliestMark"},
+		"dirty-keeps-newest":  {"DirtyEarliestMark"},
+		"dirty-keeps-first":   {"DirtyEarliestMark"},
 	} {
 		t.Run("inbound/"+flaw, func(t *testing.T) {
 			t.Parallel()
@@ -305,10 +306,21 @@ func (f *flawed) PendingInbox(ctx context.Context, limit int) ([]contactsync.Inb
 }
 
 func (f *flawed) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
-	if f.flaw == "dirty-keeps-oldest" {
+	switch f.flaw {
+	case "dirty-keeps-first":
 		ids, err := f.MemoryStore.Dirty(ctx, time.Now().Add(24*365*time.Hour), 0)
 		if err != nil || slices.Contains(ids, contactID) {
 			return err
+		}
+	case "dirty-keeps-newest":
+		ids, err := f.MemoryStore.Dirty(ctx, t.Add(-time.Millisecond), 0)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(ids, contactID) { // an earlier mark: replace it
+			if err := f.MemoryStore.ClearDirty(ctx, contactID, t); err != nil {
+				return err
+			}
 		}
 	}
 	return f.MemoryStore.MarkDirty(ctx, contactID, t)
