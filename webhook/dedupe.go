@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -72,8 +73,19 @@ type dedupEntry struct {
 	expires time.Time
 }
 
+// ErrDedupFull is returned (by MemoryDedup) when the store is full of
+// deliveries still being processed and so cannot claim another ID without
+// forgetting one of them. Handler answers it with 429 and Retry-After, so
+// the API delivers the event again later.
+var ErrDedupFull = errors.New("webhook: dedup store full of deliveries in progress")
+
 // MemoryDedup is an in-memory DedupStore with bounded memory: at most
-// maxEntries IDs, the ones closest to expiry dropped first when full.
+// maxEntries IDs. When it is full, room is made by dropping, in order,
+// expired IDs, then the oldest processed IDs, then the oldest failed ones.
+// A claim still in progress is never dropped: forgetting it would let a
+// redelivery that arrives meanwhile be processed a second time. So a store
+// full of claims in progress refuses new claims with ErrDedupFull (Begin
+// then returns InProgress with it) until one of them settles or lapses.
 type MemoryDedup struct {
 	mu         sync.Mutex
 	entries    map[string]dedupEntry
@@ -94,12 +106,14 @@ func NewMemoryDedup(ttl time.Duration, maxEntries int) *MemoryDedup {
 	return &MemoryDedup{entries: map[string]dedupEntry{}, ttl: ttl, claimTTL: DefaultClaimTTL, maxEntries: maxEntries}
 }
 
-// Begin implements DedupStore.
+// Begin implements DedupStore. It fails with ErrDedupFull (and
+// InProgress) when the store is full of claims in progress.
 func (m *MemoryDedup) Begin(_ context.Context, id string, now time.Time) (Claim, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	claim := Fresh
-	if e, ok := m.entries[id]; ok && now.Before(e.expires) {
+	e, ok := m.entries[id]
+	if ok && now.Before(e.expires) {
 		switch e.state {
 		case stateProcessed:
 			return Duplicate, nil
@@ -111,26 +125,31 @@ func (m *MemoryDedup) Begin(_ context.Context, id string, now time.Time) (Claim,
 	} else if ok && e.state == stateProcessing {
 		claim = Retry // the holder's claim lapsed: treat as failed
 	}
-	m.makeRoom(now)
+	if !ok && !m.makeRoom(now) {
+		return InProgress, ErrDedupFull
+	}
 	m.entries[id] = dedupEntry{state: stateProcessing, expires: now.Add(m.claimTTL)}
 	return claim, nil
 }
 
-// End implements DedupStore.
+// End implements DedupStore. Settling a claim that is no longer held (it
+// lapsed and was dropped) fails with ErrDedupFull if the store is full of
+// claims in progress.
 func (m *MemoryDedup) End(_ context.Context, id string, outcome Outcome, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, held := m.entries[id]; !held && outcome != Abandoned {
-		m.makeRoom(now) // the claim was evicted meanwhile
-	}
-	switch outcome {
-	case Processed:
-		m.entries[id] = dedupEntry{state: stateProcessed, expires: now.Add(m.ttl)}
-	case Failed:
-		m.entries[id] = dedupEntry{state: stateFailed, expires: now.Add(m.ttl)}
-	default:
+	if outcome != Processed && outcome != Failed {
 		delete(m.entries, id)
+		return nil
 	}
+	if _, held := m.entries[id]; !held && !m.makeRoom(now) {
+		return ErrDedupFull
+	}
+	state := stateProcessed
+	if outcome == Failed {
+		state = stateFailed
+	}
+	m.entries[id] = dedupEntry{state: state, expires: now.Add(m.ttl)}
 	return nil
 }
 
@@ -141,12 +160,15 @@ func (m *MemoryDedup) Len() int {
 	return len(m.entries)
 }
 
-// makeRoom drops expired entries when the store is full, then, if still
-// full, the tenth of the entries closest to expiry (so the cost of a full
-// store is paid once per tenth, not per insert).
-func (m *MemoryDedup) makeRoom(now time.Time) {
+// makeRoom makes room for one more ID and reports whether there is. When
+// the store is full it drops every expired ID; if it is still full, it
+// drops a tenth of the IDs (so the cost of a full store is paid once per
+// tenth, not per insert), choosing the oldest processed IDs first, then
+// the oldest failed ones, and never a claim in progress. It reports false
+// when only claims in progress are left.
+func (m *MemoryDedup) makeRoom(now time.Time) bool {
 	if len(m.entries) < m.maxEntries {
-		return
+		return true
 	}
 	for id, e := range m.entries {
 		if !now.Before(e.expires) {
@@ -154,18 +176,35 @@ func (m *MemoryDedup) makeRoom(now time.Time) {
 		}
 	}
 	if len(m.entries) < m.maxEntries {
-		return
+		return true
 	}
-	type aged struct {
+	type settled struct {
 		id      string
+		failed  bool
 		expires time.Time
 	}
-	all := make([]aged, 0, len(m.entries))
+	var evictable []settled
 	for id, e := range m.entries {
-		all = append(all, aged{id, e.expires})
+		if e.state != stateProcessing {
+			evictable = append(evictable, settled{id, e.state == stateFailed, e.expires})
+		}
 	}
-	slices.SortFunc(all, func(a, b aged) int { return a.expires.Compare(b.expires) })
-	for _, a := range all[:max(len(all)/10, 1)] {
-		delete(m.entries, a.id)
+	if len(evictable) == 0 {
+		return false
 	}
+	// Processed before failed; within each, the oldest (closest to expiry:
+	// they share one TTL) first.
+	slices.SortFunc(evictable, func(a, b settled) int {
+		if a.failed != b.failed {
+			if a.failed {
+				return 1
+			}
+			return -1
+		}
+		return a.expires.Compare(b.expires)
+	})
+	for _, e := range evictable[:min(max(len(m.entries)/10, 1), len(evictable))] {
+		delete(m.entries, e.id)
+	}
+	return true
 }

@@ -3,7 +3,10 @@ package webhook_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,8 +300,12 @@ func TestMemoryDedupIsBounded(t *testing.T) {
 	m := webhook.NewMemoryDedup(time.Hour, 100)
 	ctx := t.Context()
 	maxLen := 0
+	// One ID every 2 s, a third of them left as claims that lapse after
+	// DefaultClaimTTL: at most 20 claims are in progress at any time.
+	const step = 2 * time.Second
+	var now time.Time
 	for i := range 10_000 {
-		now := dedupT0.Add(time.Duration(i) * time.Millisecond)
+		now = dedupT0.Add(time.Duration(i) * step)
 		id := "id-" + strconv.Itoa(i)
 		if c, err := m.Begin(ctx, id, now); err != nil || c != webhook.Fresh {
 			t.Fatalf("Begin(%s) = %s, %v", id, claimName(c), err)
@@ -314,9 +321,205 @@ func TestMemoryDedupIsBounded(t *testing.T) {
 	if maxLen > 100 {
 		t.Errorf("the store held %d ids, want at most 100", maxLen)
 	}
-	// The newest IDs are still known.
-	if c, _ := m.Begin(ctx, "id-9998", dedupT0.Add(10*time.Second)); c != webhook.Duplicate {
+	// The newest IDs are still known, the claims among them still held.
+	if c, _ := m.Begin(ctx, "id-9998", now.Add(time.Second)); c != webhook.Duplicate {
 		t.Errorf("Begin(id-9998) = %s, want Duplicate", claimName(c))
+	}
+	if c, _ := m.Begin(ctx, "id-9999", now.Add(time.Second)); c != webhook.InProgress {
+		t.Errorf("Begin(id-9999) = %s, want InProgress", claimName(c))
+	}
+}
+
+// TestMemoryDedupFullKeepsClaimsInProgress fills a MemoryDedup with
+// processed IDs while a few deliveries are being processed: redeliveries
+// of those must stay InProgress however many IDs pass through the store.
+func TestMemoryDedupFullKeepsClaimsInProgress(t *testing.T) {
+	ctx := t.Context()
+	m := webhook.NewMemoryDedup(time.Hour, 10)
+	claims := []string{"claim-0", "claim-1", "claim-2"}
+	for _, id := range claims {
+		if c, err := m.Begin(ctx, id, dedupT0); err != nil || c != webhook.Fresh {
+			t.Fatalf("Begin(%s) = %s, %v", id, claimName(c), err)
+		}
+	}
+	// 50 deliveries processed while the three are in progress (within the
+	// claim TTL): the store is full from the 8th on.
+	for i := range 50 {
+		now := dedupT0.Add(time.Duration(i+1) * time.Second)
+		id := "done-" + strconv.Itoa(i)
+		if c, err := m.Begin(ctx, id, now); err != nil || c != webhook.Fresh {
+			t.Fatalf("Begin(%s) = %s, %v", id, claimName(c), err)
+		}
+		if err := m.End(ctx, id, webhook.Processed, now); err != nil {
+			t.Fatal(err)
+		}
+		if m.Len() > 10 {
+			t.Fatalf("the store holds %d ids, want at most 10", m.Len())
+		}
+		for _, claim := range claims {
+			if c, err := m.Begin(ctx, claim, now); err != nil || c != webhook.InProgress {
+				t.Fatalf("after %s: a redelivery of %s = %s, %v; want InProgress (the claim was evicted)", id, claim, claimName(c), err)
+			}
+		}
+	}
+	// The newest processed IDs are still known.
+	for i := 44; i < 50; i++ {
+		id := "done-" + strconv.Itoa(i)
+		if c, _ := m.Begin(ctx, id, dedupT0.Add(time.Minute)); c != webhook.Duplicate {
+			t.Errorf("Begin(%s) = %s, want Duplicate", id, claimName(c))
+		}
+	}
+}
+
+// TestMemoryDedupEvictionOrder checks which IDs a full MemoryDedup drops:
+// expired ones, then the oldest processed, then the oldest failed, never a
+// claim in progress.
+func TestMemoryDedupEvictionOrder(t *testing.T) {
+	ctx := t.Context()
+	begin := func(t *testing.T, m *webhook.MemoryDedup, id string, at time.Duration, want webhook.Claim) {
+		t.Helper()
+		if c, err := m.Begin(ctx, id, dedupT0.Add(at)); err != nil || c != want {
+			t.Fatalf("Begin(%s, +%s) = %s, %v; want %s", id, at, claimName(c), err, claimName(want))
+		}
+	}
+	end := func(t *testing.T, m *webhook.MemoryDedup, id string, at time.Duration, o webhook.Outcome) {
+		t.Helper()
+		if err := m.End(ctx, id, o, dedupT0.Add(at)); err != nil {
+			t.Fatalf("End(%s, +%s): %v", id, at, err)
+		}
+	}
+
+	t.Run("expired, then oldest processed", func(t *testing.T) {
+		m := webhook.NewMemoryDedup(time.Hour, 10)
+		begin(t, m, "old", 0, webhook.Fresh)
+		end(t, m, "old", 0, webhook.Processed) // expires at +1h
+		begin(t, m, "failed", 30*time.Minute, webhook.Fresh)
+		end(t, m, "failed", 30*time.Minute, webhook.Failed)
+		for i := range 8 {
+			at := 40*time.Minute + time.Duration(i)*time.Second
+			id := "p" + strconv.Itoa(i)
+			begin(t, m, id, at, webhook.Fresh)
+			end(t, m, id, at, webhook.Processed)
+		}
+		// Full, with "old" expired: dropping it is enough.
+		begin(t, m, "n1", time.Hour+time.Second, webhook.Fresh)
+		if m.Len() != 10 {
+			t.Fatalf("Len = %d after dropping the expired id, want 10", m.Len())
+		}
+		for i := range 8 {
+			begin(t, m, "p"+strconv.Itoa(i), time.Hour+time.Second, webhook.Duplicate)
+		}
+		// Full, nothing expired: the oldest processed ID (p0) goes, not
+		// the older failed one nor the claim n1.
+		begin(t, m, "n2", time.Hour+2*time.Second, webhook.Fresh)
+		for i := 1; i < 8; i++ {
+			begin(t, m, "p"+strconv.Itoa(i), time.Hour+2*time.Second, webhook.Duplicate)
+		}
+		begin(t, m, "n1", time.Hour+2*time.Second, webhook.InProgress)
+		begin(t, m, "failed", time.Hour+2*time.Second, webhook.Retry)
+		if m.Len() != 10 {
+			t.Fatalf("Len = %d, want 10", m.Len())
+		}
+		begin(t, m, "p0", time.Hour+3*time.Second, webhook.Fresh) // forgotten
+	})
+
+	t.Run("failed after processed, claims never", func(t *testing.T) {
+		m := webhook.NewMemoryDedup(time.Hour, 4)
+		begin(t, m, "f", 0, webhook.Fresh)
+		end(t, m, "f", 0, webhook.Failed)
+		begin(t, m, "p", time.Second, webhook.Fresh)
+		end(t, m, "p", time.Second, webhook.Processed)
+		begin(t, m, "c1", 2*time.Second, webhook.Fresh)
+		begin(t, m, "c2", 2*time.Second, webhook.Fresh)
+		begin(t, m, "n1", 3*time.Second, webhook.Fresh) // drops p, though f is older
+		begin(t, m, "f", 3*time.Second, webhook.Retry)  // f is still known…
+		end(t, m, "f", 3*time.Second, webhook.Failed)   // …and failed again
+		begin(t, m, "n2", 4*time.Second, webhook.Fresh) // drops f, the only settled id
+		for _, id := range []string{"c1", "c2", "n1", "n2"} {
+			begin(t, m, id, 5*time.Second, webhook.InProgress)
+		}
+		// Full of claims in progress: a new delivery is refused, the
+		// claims stay.
+		c, err := m.Begin(ctx, "n3", dedupT0.Add(5*time.Second))
+		if !errors.Is(err, webhook.ErrDedupFull) || c != webhook.InProgress {
+			t.Fatalf("Begin(n3) on a store full of claims = %s, %v; want InProgress, ErrDedupFull", claimName(c), err)
+		}
+		if m.Len() != 4 {
+			t.Fatalf("Len = %d, want 4", m.Len())
+		}
+		for _, id := range []string{"c1", "c2", "n1", "n2"} {
+			begin(t, m, id, 5*time.Second, webhook.InProgress)
+		}
+		// Once a claim settles, there is room again.
+		end(t, m, "c1", 6*time.Second, webhook.Processed)
+		begin(t, m, "n3", 7*time.Second, webhook.Fresh)
+		for _, id := range []string{"c2", "n1", "n2", "n3"} {
+			begin(t, m, id, 7*time.Second, webhook.InProgress)
+		}
+		// Once the claims lapse, they go like any expired id: a lapsed
+		// claim dropped meanwhile cannot be settled while the store is
+		// full of live claims.
+		lapsed := 7*time.Second + webhook.DefaultClaimTTL
+		begin(t, m, "x1", lapsed, webhook.Fresh) // drops c2, n1, n2, n3
+		begin(t, m, "x2", lapsed, webhook.Fresh)
+		begin(t, m, "x3", lapsed, webhook.Fresh)
+		begin(t, m, "x4", lapsed, webhook.Fresh)
+		if err := m.End(ctx, "n3", webhook.Processed, dedupT0.Add(lapsed)); !errors.Is(err, webhook.ErrDedupFull) {
+			t.Fatalf("End of a dropped claim in a store full of claims: %v, want ErrDedupFull", err)
+		}
+		if m.Len() != 4 {
+			t.Fatalf("Len = %d, want 4", m.Len())
+		}
+	})
+}
+
+// TestHandlerWithFullDedupStore is the race a full MemoryDedup must not
+// lose: while delivery A is being handled, delivery B finds the store
+// full, then A is redelivered. B must be refused with 429 (so the API
+// redelivers it later) and A's redelivery too: A is handled once.
+func TestHandlerWithFullDedupStore(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	h, err := webhook.NewHandler(fuzzVerifier(t), func(_ context.Context, ev webhook.Event) error {
+		mu.Lock()
+		calls[ev.Info().WebhookID]++
+		first := ev.Info().WebhookID == "wh-a" && calls["wh-a"] == 1
+		mu.Unlock()
+		if first { // only A's first delivery blocks: the bug must fail the test, not hang it
+			close(entered)
+			<-release
+		}
+		return nil
+	}, webhook.WithClock(func() time.Time { return fuzzNow }), webhook.WithDedupStore(webhook.NewMemoryDedup(0, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(id string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, signedNote(t, id, fuzzNow))
+		return rec
+	}
+	first := make(chan int)
+	go func() { first <- serve("wh-a").Code }()
+	<-entered // A is being handled
+	if rec := serve("wh-b"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("B with the store full of A's claim: %d (Retry-After %q), want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if rec := serve("wh-a"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("A redelivered while A is processed: %d, want 429", rec.Code)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("A: %d", code)
+	}
+	if rec := serve("wh-b"); rec.Code != http.StatusOK { // A processed: room again
+		t.Errorf("B redelivered: %d, want 200", rec.Code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["wh-a"] != 1 || calls["wh-b"] != 1 {
+		t.Errorf("handler calls %v, want each id once", calls)
 	}
 }
 

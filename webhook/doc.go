@@ -31,7 +31,10 @@
 // from now is refused, and each webhookId is handled once: the Handler
 // claims the ID in a DedupStore before calling the application and records
 // the outcome after. MemoryDedup (bounded) serves one instance; NewSQLDedup
-// shares the record between instances.
+// shares the record between instances. A full MemoryDedup forgets the
+// oldest settled IDs, never a delivery still in progress; full of those
+// alone, it refuses new ones (ErrDedupFull), which the Handler answers
+// with 429 so that the API delivers them again later.
 //
 // # Failures
 //

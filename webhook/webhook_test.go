@@ -445,6 +445,49 @@ func TestKeyFormats(t *testing.T) {
 	if _, err := webhook.ParseRSAKey(webhook.PublishedRSAKey); err != nil {
 		t.Errorf("published key: %v", err)
 	}
+
+	// RSA keys for the legacy x-wh-signature, PKIX or PKCS#1, each as PEM,
+	// base64 DER or hex DER.
+	rsaKey := testRSAKeys()[0]
+	pkix, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1 := x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)
+	legacy := http.Header{}
+	legacy.Set(webhook.LegacySignatureHeader, rsaSign(t, rsaKey, body))
+	for name, k := range map[string]string{
+		"rsa pem pkix":        string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pkix})),
+		"rsa pem pkcs1":       string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkcs1})),
+		"rsa base64 pkix":     base64.StdEncoding.EncodeToString(pkix),
+		"rsa base64 pkcs1":    base64.StdEncoding.EncodeToString(pkcs1),
+		"rsa hex pkix":        hex.EncodeToString(pkix),
+		"rsa hex pkcs1":       hex.EncodeToString(pkcs1),
+		"rsa url base64 pkix": base64.RawURLEncoding.EncodeToString(pkix),
+		"rsa wrapped base64":  base64.StdEncoding.EncodeToString(pkix)[:64] + "\n" + base64.StdEncoding.EncodeToString(pkix)[64:],
+	} {
+		parsed, err := webhook.ParseRSAKey(k)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !parsed.Equal(&rsaKey.PublicKey) {
+			t.Errorf("%s: parsed to another key", name)
+		}
+		v, err := webhook.NewVerifier(webhook.WithoutPublishedRSAKey(), webhook.WithRSAKey(k))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if err := v.Verify(legacy, body); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, k := range map[string]string{"empty": "", "garbage": "not a key!", "ed25519 as rsa": pemKey, "raw ed25519 as rsa": hex.EncodeToString(pub)} {
+		if _, err := webhook.NewVerifier(webhook.WithRSAKey(k)); err == nil {
+			t.Errorf("%s accepted as an RSA key", name)
+		}
+	}
 }
 
 func TestVerifierOptionsAndKeys(t *testing.T) {
