@@ -468,8 +468,12 @@ func (c *call) followers(add bool) {
 		}
 	}
 	if len(changedIDs) > 0 {
+		// followers is part of the read model: a change moves dateUpdated
+		// and, as the same edit through CRM.UpdateContact does, emits
+		// ContactUpdate (whose snapshot does not carry followers).
 		upd.DateUpdated = c.s.clock.Now()
 		c.s.putContactLocked(&upd)
+		c.s.emitContactChangesLocked(old, &upd)
 	}
 	if add {
 		c.writeJSON(http.StatusCreated, map[string]any{"followers": nonNil(upd.Followers), "followersAdded": nonNil(changedIDs)})
@@ -482,6 +486,9 @@ func (c *call) addFollowers()    { c.followers(true) }
 func (c *call) removeFollowers() { c.followers(false) }
 
 // enrol adds or removes the contact from a campaign or workflow list.
+// Enrolments are not part of the contact's read model (GET does not show
+// them) nor of any documented webhook payload, and no documented event
+// reports them, so they leave dateUpdated alone and emit nothing.
 func (c *call) enrol(list func(*Contact) *[]string, id string, add bool, status int, bodyFields ...string) {
 	old, ok := c.contact()
 	if !ok {

@@ -23,7 +23,8 @@
 //     10,000-record window and searchAfter; the deprecated list with its
 //     startAfter cursor; contacts by business with skip/limit;
 //   - rate limits per app and location (100 per 10 s, 200,000 per day by
-//     default; RateLimits) with X-RateLimit-* headers on every answer;
+//     default; RateLimits) with X-RateLimit-* headers on every answer that
+//     can be attributed to a location's budget (RateLimits says which);
 //   - OAuth 2.0 with single-use, rotating refresh tokens and the agency to
 //     location token exchange;
 //   - signed webhooks (x-ghl-signature Ed25519, x-wh-signature RSA) for
@@ -68,6 +69,29 @@
 // out-of-order delivery; WebhookDeliveries records what was sent. Like the
 // live API, a delivery answered 429 is retried and any other failure loses
 // the event.
+//
+// The live API documents its event types but not which operation fires
+// which; the fake emits, for changes through the API:
+//
+//   - create, and upsert creating: ContactCreate;
+//   - update, upsert updating, and bulk business for each contact it
+//     names: ContactUpdate, then ContactTagUpdate if the tags changed and
+//     ContactDndUpdate if DND changed;
+//   - tags add and remove, and bulk tags for each contact whose tags
+//     changed: ContactTagUpdate;
+//   - followers add and remove, when the followers changed: ContactUpdate
+//     (followers are part of the contact and its dateUpdated moves, though
+//     the payload's snapshot does not list them);
+//   - delete: ContactDelete only, none for its tasks, notes or
+//     appointments;
+//   - tasks: TaskCreate, TaskComplete when an update or the completed
+//     endpoint completes an open task, TaskDelete (there is no
+//     TaskUpdate); notes: NoteCreate, NoteUpdate, NoteDelete.
+//
+// Campaign and workflow enrolments emit nothing and leave dateUpdated
+// alone: they are not part of the contact's read model, and no documented
+// event or payload reports them. Adding a tag or follower a contact
+// already has, or removing one it lacks, emits nothing either.
 //
 // # OAuth
 //

@@ -10,7 +10,8 @@ import (
 // probabilities in [0, 1], drawn from the server's seeded generator.
 type Faults struct {
 	// ServerErrorRate answers a share of API requests with a 500, 502 or
-	// 503 before they reach the API (nothing is changed).
+	// 503 before they reach the API (nothing is changed, nothing is
+	// counted against the rate limits).
 	ServerErrorRate float64
 	// ResetRate closes a share of connections without an answer, before
 	// the request reaches the API.
@@ -26,7 +27,12 @@ type Faults struct {
 type Scripted struct {
 	Status int
 	// Body is sent as is; empty sends the API's error envelope for Status.
-	Body    string
+	Body string
+	// Headers are set on the answer last. Like every answer, a scripted
+	// one carries the X-RateLimit-* headers of the request's budget (see
+	// RateLimits), without counting the request; Headers may replace
+	// them, and a header given as "" is not sent at all (e.g. to script
+	// a 429 without rate-limit headers).
 	Headers map[string]string
 	// Reset closes the connection without an answer instead.
 	Reset bool
@@ -76,9 +82,7 @@ func (s *Server) injectFault(c *call, entry *Request) bool {
 			entry.Status = -1
 			return true
 		}
-		for h, v := range script.Headers {
-			c.w.Header().Set(h, v)
-		}
+		c.headers = script.Headers // applied by finishHeaders
 		if script.Body == "" {
 			c.fail(script.Status, strings.ToLower(errorNames[script.Status]))
 		} else {

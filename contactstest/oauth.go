@@ -521,6 +521,7 @@ func (s *Server) serveToken(c *call) {
 			case ac.redirectURI != "" && form.Get("redirect_uri") != ac.redirectURI:
 				return c.invalidGrant("redirect_uri does not match the one the authorization code was issued for")
 			}
+			c.attributeGrant(ac.grant)
 			if r := s.checkGrantLocked(c, ac.grant, form); r != nil {
 				return r
 			}
@@ -539,6 +540,7 @@ func (s *Server) serveToken(c *call) {
 				delete(s.oauth.refresh, value)
 				return c.invalidGrant(MsgRefreshTokenInvalid)
 			}
+			c.attributeGrant(rt.grant)
 			if r := s.checkGrantLocked(c, rt.grant, form); r != nil {
 				return r
 			}
@@ -553,6 +555,16 @@ func (s *Server) serveToken(c *call) {
 		}
 	}()
 	reply()
+}
+
+// attributeGrant attributes a token request about a sub-account grant to
+// the rate-limit budget its access tokens draw on (the app's on the
+// location), so the answer carries that budget's headers. Agency grants
+// belong to no location budget.
+func (c *call) attributeGrant(g *oauthGrant) {
+	if g.userType == UserTypeLocation {
+		c.limitKey = limitKey(g.clientID, g.locationID)
+	}
 }
 
 // checkGrantLocked checks a token request against its grant; it returns the
@@ -719,6 +731,7 @@ func (s *Server) serveLocationToken(c *call) {
 			companyID: companyID, scopes: g.scopes, userID: g.userID, planID: g.planID}
 		ttl := s.oauth.accessTTL
 		value := s.addAccessTokenLocked(lg, tok.appID, ttl)
+		c.limitKey = limitKey(tok.appID, locationID) // the new token's budget
 		body := map[string]any{
 			"access_token": value,
 			"token_type":   "Bearer",

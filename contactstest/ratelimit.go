@@ -8,7 +8,22 @@ import (
 )
 
 // RateLimits configures the server's rate limiting, per app and location
-// like the live API.
+// like the live API: each request a valid sub-account token makes to a
+// contacts endpoint counts against the budget of the token's app
+// (TokenSpec.AppID) on the token's location, and the answer carries that
+// budget's X-RateLimit-* headers.
+//
+// Answers the limiter does not count carry the headers too, showing the
+// budget as it stands, whenever the request can be attributed to a
+// location budget: a 401 for a known but expired or revoked sub-account
+// token, a scripted answer or injected fault for a request bearing a known
+// sub-account token, a POST /oauth/token answer about a sub-account grant
+// (the budget of the app on that location, which the tokens it issues
+// draw on), and a successful POST /oauth/locationToken (the new token's
+// budget). Requests without a bearer token the server knows, agency
+// (Company) tokens, which belong to no location, and OAuth answers given
+// before the grant is known cannot be attributed, so their answers carry
+// no X-RateLimit-* headers.
 type RateLimits struct {
 	// Burst requests are allowed per Interval.
 	Burst    int
@@ -64,13 +79,43 @@ func (s *Server) SetRateLimits(l RateLimits) {
 	s.limits.mu.Unlock()
 }
 
+// limitKey names the budget of an app on a location.
+func limitKey(appID, locationID string) string { return appID + "|" + locationID }
+
+// setHeaders writes the X-RateLimit-* headers of a budget.
+func setHeaders(h http.Header, cfg RateLimits, remaining, dailyRemaining int) {
+	h.Set("X-RateLimit-Max", strconv.Itoa(cfg.Burst))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Interval-Milliseconds", strconv.FormatInt(cfg.Interval.Milliseconds(), 10))
+	h.Set("X-RateLimit-Limit-Daily", strconv.Itoa(cfg.Daily))
+	h.Set("X-RateLimit-Daily-Remaining", strconv.Itoa(dailyRemaining))
+}
+
+// peek writes the X-RateLimit-* headers of the budget named key as it
+// stands at now, without counting a request or moving its windows.
+func (l *limiter) peek(h http.Header, key string, now time.Time) {
+	l.mu.Lock()
+	cfg := l.cfg
+	used, dailyUsed := 0, 0
+	if b := l.budgets[key]; b != nil {
+		if now.Sub(b.windowStart) < cfg.Interval && !now.Before(b.windowStart) {
+			used = b.used
+		}
+		if now.UTC().Format(time.DateOnly) == b.day {
+			dailyUsed = b.dailyUsed
+		}
+	}
+	l.mu.Unlock()
+	setHeaders(h, cfg, max(cfg.Burst-used, 0), max(cfg.Daily-dailyUsed, 0))
+}
+
 // admit counts the request against its app's budget for the token's
 // location (fixed windows), sets the X-RateLimit-* headers, and answers
 // 429 itself when a budget is spent.
 func (l *limiter) admit(c *call) bool {
 	now := c.s.clock.Now()
 	l.mu.Lock()
-	key := c.tok.appID + "|" + c.tok.locationID
+	key := limitKey(c.tok.appID, c.tok.locationID)
 	b := l.budgets[key]
 	if b == nil {
 		b = &budget{windowStart: now}
@@ -95,11 +140,7 @@ func (l *limiter) admit(c *call) bool {
 	l.mu.Unlock()
 
 	h := c.w.Header()
-	h.Set("X-RateLimit-Max", strconv.Itoa(cfg.Burst))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Interval-Milliseconds", strconv.FormatInt(cfg.Interval.Milliseconds(), 10))
-	h.Set("X-RateLimit-Limit-Daily", strconv.Itoa(cfg.Daily))
-	h.Set("X-RateLimit-Daily-Remaining", strconv.Itoa(dailyRemaining))
+	setHeaders(h, cfg, remaining, dailyRemaining)
 	if !limited {
 		return true
 	}

@@ -357,6 +357,31 @@ func TestDuplicateRules(t *testing.T) {
 		}
 	})
 
+	t.Run("create matches only the configured fields", func(t *testing.T) {
+		// API-NOTES: duplicates are matched "by email and/or phone"; a
+		// location matching by phone alone takes a second contact with
+		// the same email, and still refuses the same phone.
+		srv := contactstest.NewServer()
+		defer srv.Close()
+		if err := srv.SetLocationSettings(srv.LocationID(), contactstest.LocationSettings{DuplicateMatch: []string{"phone"}}); err != nil {
+			t.Fatal(err)
+		}
+		ana := srv.SeedContact(contactstest.Contact{Email: "ana@example.com", Phone: "+15555550100"})
+		c := srv.Client()
+		twin, err := c.Contacts.Create(ctx, contacts.ContactCreate{Email: "ana@example.com", Phone: "+15555550199"})
+		if err != nil || twin.ID == ana.ID || twin.Email != "ana@example.com" {
+			t.Fatalf("same email, other phone: %+v %v; want a new contact", twin, err)
+		}
+		_, err = c.Contacts.Create(ctx, contacts.ContactCreate{Email: "other@example.com", Phone: "(555) 555-0100"})
+		var apiErr *contacts.APIError
+		if !errors.Is(err, contacts.ErrDuplicateContact) || !errors.As(err, &apiErr) || apiErr.DuplicateContactID != ana.ID {
+			t.Errorf("same phone: %v; want the duplicate error naming %s", err, ana.ID)
+		}
+		if n := len(srv.Contacts("")); n != 2 {
+			t.Errorf("%d contacts stored, want Ana and her same-email twin", n)
+		}
+	})
+
 	t.Run("duplicate finder follows the priority", func(t *testing.T) {
 		srv := contactstest.NewServer()
 		defer srv.Close()
@@ -452,6 +477,215 @@ func TestRateLimits(t *testing.T) {
 			t.Fatalf("limits off: %d %v", a.status, a.header)
 		}
 	}
+
+	t.Run("one app, two locations: a budget per location", func(t *testing.T) {
+		clock := contactstest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		srv := contactstest.NewServer(contactstest.WithClock(clock),
+			contactstest.WithRateLimits(contactstest.RateLimits{Burst: 3, Interval: 10 * time.Second, Daily: 100}))
+		defer srv.Close()
+		r := raw{t, srv}
+		loc1, loc2 := srv.LocationID(), srv.AddLocation("", "", contactstest.LocationSettings{})
+		ct1 := srv.SeedContact(contactstest.Contact{FirstName: "Ana", LocationID: loc1})
+		ct2 := srv.SeedContact(contactstest.Contact{FirstName: "Bo", LocationID: loc2})
+		tok1 := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc1})
+		tok1b := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc1})
+		tok2 := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc2})
+		get := func(tok, id string) answer { return r.do("GET", "/contacts/"+id, tok, nil) }
+
+		for i, want := range []string{"2", "1", "0"} {
+			if a := get(tok1, ct1.ID); a.status != 200 || a.header.Get("X-RateLimit-Remaining") != want {
+				t.Fatalf("app-1 on location 1, request %d: %d remaining %q, want 200 and %s", i, a.status, a.header.Get("X-RateLimit-Remaining"), want)
+			}
+		}
+		// Another token of the same app on the same location shares the
+		// spent budget…
+		if a := get(tok1b, ct1.ID); a.status != 429 {
+			t.Errorf("app-1's second token on location 1: %d, want 429 (one budget per app and location)", a.status)
+		}
+		// …while the same app on the other location has a budget of its own.
+		for i, want := range []string{"2", "1", "0"} {
+			a := get(tok2, ct2.ID)
+			if a.status != 200 || a.header.Get("X-RateLimit-Remaining") != want || a.header.Get("X-RateLimit-Daily-Remaining") != fmt.Sprint(99-i) {
+				t.Fatalf("app-1 on location 2, request %d: %d %v; want 200 with %s left in the window and %d today",
+					i, a.status, a.header, want, 99-i)
+			}
+		}
+		if a := get(tok2, ct2.ID); a.status != 429 {
+			t.Errorf("app-1 on location 2, 4th request: %d, want 429", a.status)
+		}
+	})
+}
+
+// TestRateLimitHeadersOnEveryAnswer checks which answers carry the
+// X-RateLimit-* headers although the limiter did not count them (see
+// RateLimits): every answer attributable to a location's budget does, and
+// shows that budget as it stands; answers that cannot be attributed carry
+// none.
+func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
+	t.Parallel()
+	rateHeaders := []string{"X-RateLimit-Max", "X-RateLimit-Remaining", "X-RateLimit-Interval-Milliseconds",
+		"X-RateLimit-Limit-Daily", "X-RateLimit-Daily-Remaining"}
+	// budget checks the headers against a budget of max per 10 s and
+	// daily per day with remaining and dailyRemaining left.
+	budget := func(t *testing.T, what string, h http.Header, max, remaining, daily, dailyRemaining int) {
+		t.Helper()
+		want := []string{fmt.Sprint(max), fmt.Sprint(remaining), "10000", fmt.Sprint(daily), fmt.Sprint(dailyRemaining)}
+		for i, name := range rateHeaders {
+			if got := h.Get(name); got != want[i] {
+				t.Errorf("%s: %s = %q, want %q", what, name, got, want[i])
+			}
+		}
+	}
+	none := func(t *testing.T, what string, h http.Header) {
+		t.Helper()
+		for _, name := range rateHeaders {
+			if v, ok := h[http.CanonicalHeaderKey(name)]; ok {
+				t.Errorf("%s: %s = %q, want no rate-limit headers (not attributable)", what, name, v)
+			}
+		}
+	}
+
+	t.Run("contacts endpoints", func(t *testing.T) {
+		clock := contactstest.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		srv := contactstest.NewServer(contactstest.WithClock(clock),
+			contactstest.WithRateLimits(contactstest.RateLimits{Burst: 5, Interval: 10 * time.Second, Daily: 100}))
+		defer srv.Close()
+		r := raw{t, srv}
+		loc := srv.LocationID()
+		ct := srv.SeedContact(contactstest.Contact{FirstName: "Ana"})
+		path := "/contacts/" + ct.ID
+		valid := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc})
+		expiring := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc, TTL: time.Minute})
+		revoked := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc})
+		srv.RevokeToken(revoked)
+		readOnly := srv.IssueToken(contactstest.TokenSpec{AppID: "app-1", LocationID: loc, Scopes: []string{contactstest.ScopeContactsRead}})
+		agency := srv.IssueToken(contactstest.TokenSpec{CompanyID: "co-1", UserType: contactstest.UserTypeCompany, TTL: time.Hour})
+		clock.Advance(2 * time.Minute) // expiring has expired
+
+		a := r.do("GET", path, valid, nil)
+		if a.status != 200 {
+			t.Fatalf("valid token: %d %v", a.status, a.body)
+		}
+		budget(t, "200", a.header, 5, 4, 100, 99)
+
+		// Attributable to app-1 on the location, yet not counted.
+		for _, tc := range []struct {
+			name   string
+			do     func() answer
+			status int
+		}{
+			{"expired token", func() answer { return r.do("GET", path, expiring, nil) }, 401},
+			{"revoked token", func() answer { return r.do("GET", path, revoked, nil) }, 401},
+			{"body too large", func() answer {
+				return r.do("POST", "/contacts/", valid, strings.Repeat(" ", 1<<20+1))
+			}, 413},
+			{"scripted 503", func() answer {
+				srv.Script("GET", path, contactstest.Scripted{Status: 503})
+				return r.do("GET", path, valid, nil)
+			}, 503},
+			{"scripted 200 with a body", func() answer {
+				srv.Script("GET", path, contactstest.Scripted{Status: 200, Body: `{"contact":{},"traceId":"t"}`})
+				return r.do("GET", path, valid, nil)
+			}, 200},
+			{"injected 5xx", func() answer {
+				srv.SetFaults(contactstest.Faults{ServerErrorRate: 1})
+				defer srv.SetFaults(contactstest.Faults{})
+				return r.do("GET", path, valid, nil)
+			}, 0},
+		} {
+			a := tc.do()
+			if tc.status == 0 && a.status < 500 || tc.status != 0 && a.status != tc.status {
+				t.Errorf("%s: status %d, want %d: %v", tc.name, a.status, tc.status, a.body)
+				continue
+			}
+			budget(t, tc.name, a.header, 5, 4, 100, 99)
+		}
+
+		// A script's own headers win, and "" sends none.
+		srv.Script("GET", path,
+			contactstest.Scripted{Status: 429, Headers: map[string]string{"X-RateLimit-Remaining": "0", "Retry-After": "7"}},
+			contactstest.Scripted{Status: 429, Headers: map[string]string{"X-RateLimit-Max": "", "X-RateLimit-Remaining": "",
+				"X-RateLimit-Interval-Milliseconds": "", "X-RateLimit-Limit-Daily": "", "X-RateLimit-Daily-Remaining": ""}})
+		a = r.do("GET", path, valid, nil)
+		if a.status != 429 || a.header.Get("Retry-After") != "7" {
+			t.Errorf("scripted 429: %d %v", a.status, a.header)
+		}
+		budget(t, "scripted 429 with X-RateLimit-Remaining", a.header, 5, 0, 100, 99)
+		a = r.do("GET", path, valid, nil)
+		if a.status != 429 {
+			t.Errorf("scripted bare 429: %d", a.status)
+		}
+		none(t, "scripted 429 without rate-limit headers", a.header)
+
+		// A missing scope is found by the route, after the limiter counted
+		// the request.
+		if a := r.do("DELETE", path, readOnly, nil); a.status != 401 {
+			t.Errorf("write with a read-only token: %d", a.status)
+		} else {
+			budget(t, "401 for the scope", a.header, 5, 3, 100, 98)
+		}
+
+		// Not attributable to any location's budget.
+		for name, tok := range map[string]string{"no token": "", "unknown token": "pit-unknown", "agency token": agency} {
+			a := r.do("GET", path, tok, nil)
+			if a.status != 401 {
+				t.Errorf("%s: %d", name, a.status)
+			}
+			none(t, name, a.header)
+		}
+
+		// Only the two counted requests were spent.
+		budget(t, "next 200", r.do("GET", path, valid, nil).header, 5, 2, 100, 97)
+	})
+
+	t.Run("OAuth endpoints", func(t *testing.T) {
+		srv, _ := oauthManualServer(t) // default limits: 100 per 10 s, 200,000 a day
+		ct := srv.SeedContact(contactstest.Contact{FirstName: "Ana"})
+		app := srv.RegisterApp(contactstest.App{})
+
+		// A sub-account grant's answers show the budget of the app on the
+		// location, which the tokens issued for it draw on.
+		first := oauthInstall(t, srv, app, contactstest.Grant{})
+		budget(t, "code exchange", first.header, 100, 100, 200000, 200000)
+		for range 2 {
+			if a := oauthGetContact(t, srv, first.str("access_token"), ct.ID); a.status != 200 {
+				t.Fatalf("issued token: %d %s", a.status, a.raw)
+			}
+		}
+		refreshed := oauthPostToken(t, srv, oauthRefreshForm(app, first.str("refresh_token")))
+		if refreshed.status != 200 {
+			t.Fatalf("refresh: %d %s", refreshed.status, refreshed.raw)
+		}
+		budget(t, "refresh", refreshed.header, 100, 98, 200000, 199998)
+		// A refresh token the server no longer knows names no grant.
+		reused := oauthPostToken(t, srv, oauthRefreshForm(app, first.str("refresh_token")))
+		if reused.status != 400 {
+			t.Fatalf("reused refresh token: %d %s", reused.status, reused.raw)
+		}
+		none(t, "reused refresh token", reused.header)
+
+		// Agency grants and agency routes belong to no location; the
+		// location token an agency token is exchanged for does.
+		a := newOAuthAgency(t)
+		none(t, "agency code exchange", a.agency.header)
+		lt := a.locationToken(t, a.agencyToken, "co-1", a.loc1)
+		if lt.status != 200 {
+			t.Fatalf("location token: %d %s", lt.status, lt.raw)
+		}
+		budget(t, "location token", lt.header, 100, 100, 200000, 200000)
+		onLoc1 := a.srv.SeedContact(contactstest.Contact{FirstName: "Bo", LocationID: a.loc1})
+		if got := oauthGetContact(t, a.srv, lt.str("access_token"), onLoc1.ID); got.status != 200 {
+			t.Fatalf("location token on its location: %d %s", got.status, got.raw)
+		}
+		budget(t, "second location token", a.locationToken(t, a.agencyToken, "co-1", a.loc1).header, 100, 99, 200000, 199999)
+		none(t, "location token refused", a.locationToken(t, a.agencyToken, "co-1", a.foreign).header)
+		installed := oauthDo(t, a.srv, http.MethodGet, "/oauth/installedLocations?companyId=co-1&appId="+a.app.ClientID, "", "",
+			map[string]string{"Authorization": "Bearer " + a.agencyToken, "Version": contactstest.APIVersion})
+		if installed.status != 200 {
+			t.Fatalf("installedLocations: %d %s", installed.status, installed.raw)
+		}
+		none(t, "installedLocations", installed.header)
+	})
 }
 
 func TestSDKRespectsServerBudget(t *testing.T) {
@@ -550,6 +784,33 @@ func TestFaults(t *testing.T) {
 		}
 		if n := srv.RequestCount(); n != 3 {
 			t.Errorf("request log counted %d, want 3 (resets are logged)", n)
+		}
+	})
+
+	t.Run("latency delays the answer before the API", func(t *testing.T) {
+		// No timing is measured: with an hour of latency a request whose
+		// deadline is far shorter can only fail with its deadline, and
+		// nothing reaches the API; without latency the same call succeeds.
+		srv := contactstest.NewServer()
+		defer srv.Close()
+		c := srv.Client(contacts.WithRetryPolicy(contacts.RetryPolicy{MaxRetries: 0}))
+		srv.SetFaults(contactstest.Faults{Latency: time.Hour})
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := c.Contacts.Create(short, contacts.ContactCreate{Email: "late@example.com"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("create with an hour of latency and a 100ms deadline: %v, want context.DeadlineExceeded", err)
+		}
+		if n := len(srv.Contacts("")); n != 0 {
+			t.Errorf("%d contacts stored: the delayed request reached the API", n)
+		}
+		srv.SetFaults(contactstest.Faults{})
+		long, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if _, err := c.Contacts.Create(long, contacts.ContactCreate{Email: "late@example.com"}); err != nil {
+			t.Fatalf("create without latency: %v", err)
+		}
+		if n := len(srv.Contacts("")); n != 1 {
+			t.Errorf("%d contacts stored, want 1", n)
 		}
 	})
 

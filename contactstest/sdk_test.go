@@ -3,6 +3,8 @@ package contactstest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -202,8 +204,23 @@ func TestSDKRoundTrip(t *testing.T) {
 	if err := c.Workflows.Add(ctx, ana.ID, "wf1", contacts.WorkflowEnrollment{EventStartTime: start}); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Workflows.Add(ctx, ana.ID, "wf2", contacts.WorkflowEnrollment{}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := srv.Contact(ana.ID); !slices.Equal(s.Workflows, []string{"wf1", "wf2"}) {
+		t.Errorf("workflows = %v", s.Workflows)
+	}
 	if err := c.Workflows.Remove(ctx, ana.ID, "wf1", contacts.WorkflowEnrollment{}); err != nil {
 		t.Fatal(err)
+	}
+	if s, _ := srv.Contact(ana.ID); !slices.Equal(s.Workflows, []string{"wf2"}) {
+		t.Errorf("workflows after Remove = %v", s.Workflows)
+	}
+	if err := c.Workflows.Remove(ctx, ana.ID, "wf2", contacts.WorkflowEnrollment{}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := srv.Contact(ana.ID); len(s.Workflows) != 0 {
+		t.Errorf("workflows after removing both = %v", s.Workflows)
 	}
 
 	// add-remove-contact-from-business and get-contacts-by-businessId
@@ -269,17 +286,195 @@ func TestSDKRoundTrip(t *testing.T) {
 	if _, err := c.Tasks.Create(ctx, ana.ID, contacts.TaskCreate{Title: "x", DueDate: due}); err != nil {
 		t.Fatal(err)
 	}
+	lastNote, err := c.Notes.Create(ctx, ana.ID, contacts.NoteCreate{Body: "Moved away"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Tasks(ana.ID)) != 1 || len(srv.Notes(ana.ID)) != 1 || len(srv.Appointments(ana.ID)) != 1 {
+		t.Fatalf("before delete: %d tasks, %d notes, %d appointments; want 1 each",
+			len(srv.Tasks(ana.ID)), len(srv.Notes(ana.ID)), len(srv.Appointments(ana.ID)))
+	}
 	if err := c.Contacts.Delete(ctx, ana.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Contacts.Get(ctx, ana.ID); !errors.Is(err, contacts.ErrNotFound) {
 		t.Errorf("get deleted: %v", err)
 	}
-	if len(srv.Tasks(ana.ID)) != 0 || len(srv.Appointments(ana.ID)) != 0 {
-		t.Error("tasks or appointments survived their contact")
+	if len(srv.Tasks(ana.ID)) != 0 || len(srv.Notes(ana.ID)) != 0 || len(srv.Appointments(ana.ID)) != 0 {
+		t.Errorf("survived their contact: %d tasks, %d notes, %d appointments",
+			len(srv.Tasks(ana.ID)), len(srv.Notes(ana.ID)), len(srv.Appointments(ana.ID)))
+	}
+	if _, err := c.Notes.Get(ctx, ana.ID, lastNote.ID); !errors.Is(err, contacts.ErrNotFound) {
+		t.Errorf("get a deleted contact's note: %v, want ErrNotFound", err)
 	}
 	sr, err = c.Contacts.Search(ctx, contacts.SearchParams{PageLimit: 10})
 	if err != nil || sr.Total != 1 || sr.Contacts[0].ID != bea.ID {
 		t.Errorf("search after delete = %+v, %v", sr, err)
+	}
+
+	// The note itself is gone, not just unreachable through its contact: a
+	// contact seeded again under the deleted ID does not get it back, and
+	// the note answers like any unknown note (400, "Note with id … not
+	// found", BadRequestDTO).
+	srv.SeedContact(contactstest.Contact{ID: ana.ID, FirstName: "Ana"})
+	if list, err := c.Notes.List(ctx, ana.ID); err != nil || len(list) != 0 {
+		t.Errorf("notes of the re-seeded contact = %+v, %v", list, err)
+	}
+	a := raw{t, srv}.do("GET", "/contacts/"+ana.ID+"/notes/"+lastNote.ID, srv.Token(), nil)
+	if want := "Note with id " + lastNote.ID + " not found"; a.status != 400 || !slices.Equal(messages(a), []string{want}) {
+		t.Errorf("GET the deleted note: %d %v, want 400 %q", a.status, a.body, want)
+	}
+	shapeCheck(t, "GET the deleted note", a.body, jsError400)
+}
+
+// TestDateUpdatedFollowsAPIChanges checks that each API change of a
+// contact stamps dateUpdated with the server's clock, in the store and on
+// the wire, and never moves dateAdded; and that the calls which change
+// nothing in the read model leave dateUpdated alone.
+func TestDateUpdatedFollowsAPIChanges(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	clock := contactstest.NewManualClock(t0)
+	srv := contactstest.NewServer(contactstest.WithClock(clock))
+	defer srv.Close()
+	c := srv.Client()
+	ctx := context.Background()
+	ana := srv.SeedContact(contactstest.Contact{FirstName: "Ana", Email: "ana@example.com", Tags: []string{"member"}})
+	biz := "64b1f0c2e4a9d3b7c8e1f2a3"
+
+	// check compares dateAdded and dateUpdated, stored and read through
+	// the SDK, with the times wanted.
+	check := func(step string, wantUpdated time.Time) {
+		t.Helper()
+		stored, ok := srv.Contact(ana.ID)
+		if !ok {
+			t.Fatalf("%s: contact gone", step)
+		}
+		if !stored.DateUpdated.Equal(wantUpdated) || !stored.DateAdded.Equal(t0) {
+			t.Errorf("%s: stored dateUpdated %v, dateAdded %v; want %v, %v", step, stored.DateUpdated, stored.DateAdded, wantUpdated, t0)
+		}
+		got, err := c.Contacts.Get(ctx, ana.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if !got.DateUpdated.Equal(wantUpdated) || !got.DateAdded.Equal(t0) {
+			t.Errorf("%s: GET dateUpdated %v, dateAdded %v; want %v, %v", step, got.DateUpdated, got.DateAdded, wantUpdated, t0)
+		}
+	}
+	check("seeded", t0)
+
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"update", func() error {
+			_, err := c.Contacts.Update(ctx, ana.ID, contacts.ContactUpdate{City: contacts.Value("Porto")})
+			return err
+		}},
+		{"tags add", func() error { _, err := c.Tags.Add(ctx, ana.ID, []string{"gold"}); return err }},
+		{"tags remove", func() error { _, err := c.Tags.Remove(ctx, ana.ID, []string{"gold"}); return err }},
+		{"upsert (existing)", func() error {
+			up, err := c.Contacts.Upsert(ctx, contacts.ContactUpsert{Email: "ana@example.com", LastName: "Silva"})
+			if err == nil && (up.Created || up.Contact.ID != ana.ID) {
+				err = fmt.Errorf("upsert did not update Ana: %+v", up)
+			}
+			return err
+		}},
+		{"bulk tags add", func() error {
+			_, err := c.Tags.BulkAdd(ctx, contacts.BulkTags{ContactIDs: []string{ana.ID}, Tags: []string{"promo"}})
+			return err
+		}},
+		{"bulk tags remove", func() error {
+			_, err := c.Tags.BulkRemove(ctx, contacts.BulkTags{ContactIDs: []string{ana.ID}, Tags: []string{"promo"}})
+			return err
+		}},
+		{"bulk business set", func() error {
+			_, err := c.Contacts.SetBusiness(ctx, contacts.BusinessUpdate{ContactIDs: []string{ana.ID}, BusinessID: &biz})
+			return err
+		}},
+		{"bulk business unset", func() error {
+			_, err := c.Contacts.SetBusiness(ctx, contacts.BusinessUpdate{ContactIDs: []string{ana.ID}})
+			return err
+		}},
+		{"followers add", func() error { _, err := c.Followers.Add(ctx, ana.ID, []string{"user1"}); return err }},
+		{"followers remove", func() error { _, err := c.Followers.Remove(ctx, ana.ID, []string{"user1"}); return err }},
+	}
+	last := t0
+	for _, step := range changes {
+		clock.Advance(time.Minute)
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		last = clock.Now()
+		check(step.name, last)
+	}
+
+	// Neither a change that changes nothing nor an enrolment (not part of
+	// the read model, see doc.go) moves dateUpdated.
+	unchanged := []struct {
+		name string
+		do   func() error
+	}{
+		{"tags add (already there)", func() error { _, err := c.Tags.Add(ctx, ana.ID, []string{"member"}); return err }},
+		{"followers remove (not there)", func() error { _, err := c.Followers.Remove(ctx, ana.ID, []string{"nobody"}); return err }},
+		{"campaign add", func() error { return c.Campaigns.Add(ctx, ana.ID, "camp1") }},
+		{"campaign remove all", func() error { return c.Campaigns.RemoveAll(ctx, ana.ID) }},
+		{"workflow add", func() error { return c.Workflows.Add(ctx, ana.ID, "wf1", contacts.WorkflowEnrollment{}) }},
+		{"workflow remove", func() error { return c.Workflows.Remove(ctx, ana.ID, "wf1", contacts.WorkflowEnrollment{}) }},
+	}
+	for _, step := range unchanged {
+		clock.Advance(time.Minute)
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		check(step.name, last)
+	}
+}
+
+// TestIDsAreTwentyAlphanumerics checks the shape of the IDs the fake
+// generates, like the live API's: 20 characters from [A-Za-z0-9].
+func TestIDsAreTwentyAlphanumerics(t *testing.T) {
+	t.Parallel()
+	srv := contactstest.NewServer()
+	defer srv.Close()
+	c := srv.Client()
+	ctx := context.Background()
+	idRE := regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
+
+	created, err := c.Contacts.Create(ctx, contacts.ContactCreate{Email: "ana@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upserted, err := c.Contacts.Upsert(ctx, contacts.ContactUpsert{Email: "bea@example.com"})
+	if err != nil || !upserted.Created {
+		t.Fatalf("upsert = %+v, %v", upserted, err)
+	}
+	task, err := c.Tasks.Create(ctx, created.ID, contacts.TaskCreate{Title: "Call", DueDate: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := c.Notes.Create(ctx, created.ID, contacts.NoteCreate{Body: "Hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{
+		"created contact": created.ID, "upserted contact": upserted.Contact.ID, "task": task.ID, "note": note.ID,
+		"location": srv.LocationID(), "seeded contact": srv.SeedContact(contactstest.Contact{}).ID,
+	}
+	seen := map[string]string{}
+	for what, id := range ids {
+		if !idRE.MatchString(id) {
+			t.Errorf("%s ID %q is not 20 alphanumeric characters", what, id)
+		}
+		if other, dup := seen[id]; dup {
+			t.Errorf("%s and %s share the ID %q", what, other, id)
+		}
+		seen[id] = what
+	}
+	if got := srv.Tasks(created.ID); len(got) != 1 || got[0].ID != task.ID {
+		t.Errorf("stored tasks = %+v, want the one created (%s)", got, task.ID)
+	}
+	if got := srv.Notes(created.ID); len(got) != 1 || got[0].ID != note.ID {
+		t.Errorf("stored notes = %+v, want the one created (%s)", got, note.ID)
 	}
 }

@@ -256,22 +256,28 @@ func (s *Server) traceID() string {
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", s.rng.Uint32(), s.rng.Uint32()&0xffff, s.rng.Uint32()&0xffff, s.rng.Uint32()&0xffff, s.rng.Uint64()&0xffffffffffff)
 }
 
-// statusRecorder remembers the status written.
+// statusRecorder remembers the status written and lets the server finish
+// the headers of every answer, whichever code path writes it.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// beforeHeader, if set, runs once, just before the status is written.
+	beforeHeader func(http.Header)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		if r.beforeHeader != nil {
+			r.beforeHeader(r.Header())
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -286,6 +292,12 @@ type call struct {
 	r    *http.Request
 	tok  *token
 	body []byte
+	// limitKey names the rate-limit budget the request is attributed to
+	// ("" when none): the answer carries that budget's X-RateLimit-*
+	// headers even when the limiter did not count the request.
+	limitKey string
+	// headers are a scripted answer's headers, applied last; "" deletes.
+	headers map[string]string
 }
 
 type tokenKey struct{}
@@ -311,6 +323,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	c := &call{s: s, w: rec, r: r}
+	bearer := s.bearerToken(r)
+	if bearer != nil && bearer.userType != UserTypeCompany {
+		c.limitKey = limitKey(bearer.appID, bearer.locationID)
+	}
+	rec.beforeHeader = c.finishHeaders
+
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return
@@ -319,7 +338,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, http.StatusRequestEntityTooLarge, "request entity too large")
 		return
 	}
-	c := &call{s: s, w: rec, r: r, body: body}
+	c.body = body
 
 	if s.injectFault(c, &entry) {
 		return
@@ -328,7 +347,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveOAuth(c)
 		return
 	}
-	tok, ok := s.authenticate(c)
+	// Look the token up again: it may have been revoked or expired while
+	// an injected latency held the request.
+	tok, ok := s.authenticate(c, s.bearerToken(r))
 	if !ok {
 		return
 	}
@@ -408,22 +429,45 @@ func (s *Server) routes() {
 	})
 }
 
-// authenticate checks the bearer token. It answers 401 itself on failure.
-func (s *Server) authenticate(c *call) (*token, bool) {
-	h := c.r.Header.Get("Authorization")
-	raw, found := strings.CutPrefix(h, "Bearer ")
+// bearerToken returns a copy of the token the request's Authorization
+// header names, or nil if it names none the server knows. It checks
+// nothing else: the token may be expired, revoked or an agency's.
+func (s *Server) bearerToken(r *http.Request) *token {
+	raw, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !found || raw == "" {
-		c.fail(http.StatusUnauthorized, "Invalid token: access token is invalid")
-		return nil, false
+		return nil
 	}
 	// Copy the token under the lock: revocation writes it concurrently.
 	s.mu.Lock()
-	var tok *token
+	defer s.mu.Unlock()
 	if p := s.tokens[raw]; p != nil {
 		t := *p
-		tok = &t
+		return &t
 	}
-	s.mu.Unlock()
+	return nil
+}
+
+// finishHeaders completes an answer's headers just before they are sent.
+// An answer the limiter did not count (a 401, an injected fault, a
+// scripted answer, an OAuth answer) still carries the X-RateLimit-*
+// headers of the budget the request is attributed to, if any; a scripted
+// answer's own headers are applied last.
+func (c *call) finishHeaders(h http.Header) {
+	if c.limitKey != "" && h.Get("X-RateLimit-Max") == "" {
+		c.s.limits.peek(h, c.limitKey, c.s.clock.Now())
+	}
+	for k, v := range c.headers {
+		if v == "" {
+			h.Del(k)
+		} else {
+			h.Set(k, v)
+		}
+	}
+}
+
+// authenticate checks the bearer token tok (nil when the request names
+// none the server knows). It answers 401 itself on failure.
+func (s *Server) authenticate(c *call, tok *token) (*token, bool) {
 	switch {
 	case tok == nil || tok.revoked:
 		c.fail(http.StatusUnauthorized, "Invalid token: access token is invalid")

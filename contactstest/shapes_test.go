@@ -252,6 +252,45 @@ func shapeFullContact(first, email, phone, business, fieldID string) contactstes
 	}
 }
 
+// specScopes is the scope each operation of the contacts spec needs, from
+// its security requirement (api/apps/contacts.json). The two bulk
+// operations declare none there; as writes they need contacts.write
+// (API-NOTES: contacts.write for every write).
+var specScopes = map[string]string{
+	"search-contacts-advanced":           contactstest.ScopeContactsRead,
+	"get-duplicate-contact":              contactstest.ScopeContactsRead,
+	"get-all-tasks":                      contactstest.ScopeContactsRead,
+	"create-task":                        contactstest.ScopeContactsWrite,
+	"get-task":                           contactstest.ScopeContactsRead,
+	"update-task":                        contactstest.ScopeContactsWrite,
+	"delete-task":                        contactstest.ScopeContactsWrite,
+	"update-task-completed":              contactstest.ScopeContactsWrite,
+	"get-appointments-for-contact":       contactstest.ScopeContactsRead,
+	"add-tags":                           contactstest.ScopeContactsWrite,
+	"remove-tags":                        contactstest.ScopeContactsWrite,
+	"get-all-notes":                      contactstest.ScopeContactsRead,
+	"create-note":                        contactstest.ScopeContactsWrite,
+	"get-note":                           contactstest.ScopeContactsRead,
+	"update-note":                        contactstest.ScopeContactsWrite,
+	"delete-note":                        contactstest.ScopeContactsWrite,
+	"create-association":                 contactstest.ScopeContactsWrite,
+	"add-remove-contact-from-business":   contactstest.ScopeContactsWrite,
+	"get-contact":                        contactstest.ScopeContactsRead,
+	"update-contact":                     contactstest.ScopeContactsWrite,
+	"delete-contact":                     contactstest.ScopeContactsWrite,
+	"upsert-contact":                     contactstest.ScopeContactsWrite,
+	"get-contacts-by-businessId":         contactstest.ScopeContactsRead,
+	"add-followers-contact":              contactstest.ScopeContactsWrite,
+	"remove-followers-contact":           contactstest.ScopeContactsWrite,
+	"add-contact-to-campaign":            contactstest.ScopeContactsWrite,
+	"remove-contact-from-campaign":       contactstest.ScopeContactsWrite,
+	"remove-contact-from-every-campaign": contactstest.ScopeContactsWrite,
+	"add-contact-to-workflow":            contactstest.ScopeContactsWrite,
+	"delete-contact-from-workflow":       contactstest.ScopeContactsWrite,
+	"create-contact":                     contactstest.ScopeContactsWrite,
+	"get-contacts":                       contactstest.ScopeContactsRead,
+}
+
 // shapeCase is one request and the answer's expected status and shape.
 type shapeCase struct {
 	op     string // the spec's operationId
@@ -265,12 +304,17 @@ type shapeCase struct {
 	check       func(t *testing.T, body map[string]any) // extra value checks
 }
 
+// TestResponseShapes sends every operation of the spec four ways: with an
+// unknown token (401), with a token holding only the other contacts scope
+// (401 for the scope), with a property its body's DTO does not declare
+// (422; operations with a body), and then for real with a token holding
+// only the operation's own scope; it pins each answer's status and shape.
 func TestResponseShapes(t *testing.T) {
 	clock := contactstest.NewManualClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	srv := contactstest.NewServer(contactstest.WithClock(clock), contactstest.WithoutRateLimits())
 	defer srv.Close()
 	r := raw{t, srv}
-	tok, loc := srv.Token(), srv.LocationID()
+	loc := srv.LocationID()
 	fieldID, err := srv.AddCustomField(loc, "membership_level")
 	if err != nil {
 		t.Fatal(err)
@@ -447,13 +491,28 @@ func TestResponseShapes(t *testing.T) {
 			check: wantTrue("succeded")},
 	}
 
+	// Tokens holding one contacts scope each: every operation is refused
+	// with the other one's and answered with its own.
+	scoped := map[string]string{}
+	for _, sc := range []string{contactstest.ScopeContactsRead, contactstest.ScopeContactsWrite} {
+		scoped[sc] = srv.IssueToken(contactstest.TokenSpec{LocationID: loc, Scopes: []string{sc}})
+	}
 	ops := map[string]bool{}
 	for _, tc := range cases {
-		ops[strings.Fields(tc.op)[0]] = true
+		op := strings.Fields(tc.op)[0]
+		ops[op] = true
 		t.Run(tc.op, func(t *testing.T) {
 			var body any
 			if tc.body != nil {
 				body = tc.body
+			}
+			need := specScopes[op]
+			if need == "" {
+				t.Fatalf("%s is not an operation of the spec", op)
+			}
+			other := contactstest.ScopeContactsRead
+			if need == other {
+				other = contactstest.ScopeContactsWrite
 			}
 			// Documented 401: a token the API does not know.
 			if a := r.do(tc.method, tc.path, "pit-unknown", body); a.status != http.StatusUnauthorized {
@@ -461,18 +520,27 @@ func TestResponseShapes(t *testing.T) {
 			} else {
 				shapeCheck(t, "401", a.body, jsError401)
 			}
+			// Documented 401: a token without the operation's scope. It
+			// changes nothing: the same request succeeds below.
+			if a := r.do(tc.method, tc.path, scoped[other], body); a.status != http.StatusUnauthorized ||
+				!slices.Equal(messages(a), []string{"The token is not authorized for this scope."}) {
+				t.Errorf("token with only %s: %d %v, want 401 for the scope", other, a.status, a.body)
+			} else {
+				shapeCheck(t, "401 (scope)", a.body, jsError401)
+			}
 			// Documented 422: a property the DTO does not declare.
 			if tc.whitelisted {
 				bad := maps.Clone(tc.body)
 				bad["notInTheSpec"] = true
-				a := r.do(tc.method, tc.path, tok, bad)
+				a := r.do(tc.method, tc.path, scoped[need], bad)
 				if a.status != http.StatusUnprocessableEntity || !slices.Contains(messages(a), "property notInTheSpec should not exist") {
 					t.Errorf("unknown property: %d %v, want 422 naming it", a.status, a.body)
 				} else {
 					shapeCheck(t, "422", a.body, jsError422)
 				}
 			}
-			a := r.do(tc.method, tc.path, tok, body)
+			// Success with a token holding only the operation's scope.
+			a := r.do(tc.method, tc.path, scoped[need], body)
 			if a.status != tc.status {
 				t.Fatalf("status %d, want %d: %v", a.status, tc.status, a.body)
 			}
@@ -482,8 +550,8 @@ func TestResponseShapes(t *testing.T) {
 			}
 		})
 	}
-	if len(ops) != 32 {
-		t.Errorf("covered %d operations, want the spec's 32: %v", len(ops), slices.Sorted(maps.Keys(ops)))
+	if len(ops) != 32 || len(specScopes) != 32 {
+		t.Errorf("covered %d operations (scopes known for %d), want the spec's 32: %v", len(ops), len(specScopes), slices.Sorted(maps.Keys(ops)))
 	}
 }
 

@@ -317,6 +317,100 @@ func TestWebhooksForAPIChanges(t *testing.T) {
 			t.Errorf("record %d = %+v", i, d)
 		}
 	}
+
+	// Upsert (both branches), the bulk operations, followers and
+	// enrolments; doc.go lists what each emits. Changes that change
+	// nothing and enrolments emit nothing.
+	up, err := c.Contacts.Upsert(ctx, contacts.ContactUpsert{Email: "jane@example.com", FirstName: "Jane"})
+	if err != nil || !up.Created {
+		t.Fatalf("upsert (create) = %+v, %v", up, err)
+	}
+	jane := up.Contact.ID
+	up, err = c.Contacts.Upsert(ctx, contacts.ContactUpsert{Email: "jane@example.com", City: "Paris", Tags: []string{"lead"}})
+	if err != nil || up.Created || up.Contact.ID != jane {
+		t.Fatalf("upsert (update) = %+v, %v", up, err)
+	}
+	kimContact, err := c.Contacts.Create(ctx, contacts.ContactCreate{Email: "kim@example.com", FirstName: "Kim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kim := kimContact.ID
+	biz := "64b1f0c2e4a9d3b7c8e1f2a3"
+	if _, err := c.Contacts.SetBusiness(ctx, contacts.BusinessUpdate{ContactIDs: []string{jane, kim}, BusinessID: &biz}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Tags.BulkAdd(ctx, contacts.BulkTags{ContactIDs: []string{jane, kim, "missingContact000000"}, Tags: []string{"promo"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Tags.BulkAdd(ctx, contacts.BulkTags{ContactIDs: []string{jane}, Tags: []string{"promo"}}); err != nil {
+		t.Fatal(err) // jane has it: no event
+	}
+	if _, err := c.Tags.BulkRemove(ctx, contacts.BulkTags{ContactIDs: []string{kim}, Tags: []string{"promo"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []func() error{
+		func() error { _, err := c.Followers.Add(ctx, jane, []string{"user1"}); return err },
+		func() error { _, err := c.Followers.Add(ctx, jane, []string{"user1"}); return err }, // no change: no event
+		func() error { _, err := c.Followers.Remove(ctx, jane, []string{"user1"}); return err },
+		func() error { return c.Campaigns.Add(ctx, jane, "camp1") },
+		func() error { return c.Campaigns.Remove(ctx, jane, "camp1") },
+		func() error { return c.Campaigns.RemoveAll(ctx, jane) },
+		func() error { return c.Workflows.Add(ctx, jane, "wf1", contacts.WorkflowEnrollment{}) },
+		func() error { return c.Workflows.Remove(ctx, jane, "wf1", contacts.WorkflowEnrollment{}) },
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, srv)
+
+	type event struct{ typ, id string }
+	want2 := []event{
+		{"ContactCreate", jane},                             // upsert, create branch
+		{"ContactUpdate", jane}, {"ContactTagUpdate", jane}, // upsert, update branch (tags replaced)
+		{"ContactCreate", kim},
+		{"ContactUpdate", jane}, {"ContactUpdate", kim}, // bulk business
+		{"ContactTagUpdate", jane}, {"ContactTagUpdate", kim}, // bulk tags add
+		{"ContactTagUpdate", kim},                        // bulk tags remove
+		{"ContactUpdate", jane}, {"ContactUpdate", jane}, // followers add, remove
+	}
+	got2 := rcv.all()[len(got):]
+	var events []event
+	for _, r := range got2 {
+		verify(t, srv, r)
+		p := r.payload(t)
+		typ, _ := p["type"].(string)
+		id, _ := p["id"].(string)
+		events = append(events, event{typ, id})
+	}
+	if !slices.Equal(events, want2) {
+		t.Fatalf("events of upserts, bulk operations, followers and enrolments:\n got %v\nwant %v", events, want2)
+	}
+	payload := func(i int) map[string]any { return got2[i].payload(t) }
+	tagsOf := func(p map[string]any) []string {
+		var out []string
+		for _, v := range p["tags"].([]any) {
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	if p := payload(0); p["email"] != "jane@example.com" || p["firstName"] != "Jane" {
+		t.Errorf("upsert ContactCreate payload %s", got2[0].Body)
+	}
+	if p := payload(1); p["city"] != "Paris" || p["firstName"] != "Jane" || !slices.Equal(tagsOf(p), []string{"lead"}) {
+		t.Errorf("upsert ContactUpdate payload %s", got2[1].Body)
+	}
+	if p := payload(6); !slices.Equal(tagsOf(p), []string{"lead", "promo"}) {
+		t.Errorf("bulk add ContactTagUpdate tags = %v", tagsOf(p))
+	}
+	if p := payload(8); len(tagsOf(p)) != 0 {
+		t.Errorf("bulk remove ContactTagUpdate tags = %v", tagsOf(p))
+	}
+	for _, i := range []int{2, 4, 5, 9, 10} {
+		if _, ok := payload(i)["dateUpdated"]; ok {
+			t.Errorf("%s carries dateUpdated", want2[i].typ)
+		}
+	}
 }
 
 func TestWebhookTimestampAndIDsFollowTheServer(t *testing.T) {
