@@ -26,9 +26,10 @@
 // members. The location needs three custom contact fields, written by key:
 // contact.membership_plan, contact.home_club and contact.member_since
 // (text fields, or a date field for the last: it is written YYYY-MM-DD).
-// A state file is bound to the location it was first used with. The token is never printed. CONTACTS_API_BASE_URL, if
-// set, replaces the API's base URL (for a proxy or a sandbox). Try -dry-run
-// first: it plans every write and sends none.
+// A state file is bound to the location it was first used with. The token
+// is never printed. CONTACTS_API_BASE_URL, if set, replaces the API's base
+// URL (for a proxy or a sandbox). Try -dry-run first: it plans every write
+// and sends none.
 //
 // The data is generated: go generate ./examples/gymflow-sync rewrites it,
 // byte for byte the same.
