@@ -27,8 +27,11 @@
 // webhooks and deletions (Reconcile), and re-reads of the tasks, notes and
 // appointments of contacts with recent activity (RefreshDirty). It ignores
 // stale and repeated news, recognises the outbound Engine's own writes
-// (echoes), and applies the merge policies to CRM edits. Schedule runs
-// many locations, staggered.
+// (echoes), and applies the merge policies to CRM edits. News that may
+// predate the sync's own last write to a record (a webhook processed after
+// the engine wrote the contact again) is confirmed by a fresh read rather
+// than taken as a CRM edit undoing that write (see WithClockSkew).
+// Schedule runs many locations, staggered.
 //
 // # Activity
 //

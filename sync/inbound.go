@@ -38,6 +38,7 @@ type Inbound struct {
 	policies Policies
 	unlinked bool
 	overlap  time.Duration
+	skew     time.Duration
 	keep     time.Duration
 	followUp time.Duration
 	logger   *slog.Logger
@@ -65,6 +66,19 @@ func WithUnlinkedContacts() InboundOption { return func(in *Inbound) { in.unlink
 // WithPollOverlap sets how far back each incremental scan looks past its
 // cursor (default 2 minutes), covering search's eventual consistency.
 func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) { in.overlap = d } }
+
+// WithClockSkew sets how far the API's clock may run behind this
+// machine's (default 0). News about a record the outbound sync wrote that
+// differs from what it wrote and is not clearly newer than the write —
+// its time at most d after the write's — may predate the write (a webhook
+// processed late, a search result read before it); such news is
+// confirmed by a fresh read (a contact: one call at once; a task or note:
+// its contact's next re-read) instead of undoing the sync's own write.
+// Keep the machine's clock synchronised (NTP); a wider d costs a read for
+// CRM edits made within d of a sync write.
+func WithClockSkew(d time.Duration) InboundOption {
+	return func(in *Inbound) { in.skew = max(d, 0) }
+}
 
 // WithTaskFollowUp sets when a contact's activity is re-read after a task
 // event on it (default 30 minutes; 0: on the next refresh). Task edits
@@ -115,15 +129,19 @@ func NewInbound(client *contacts.Client, state StateStore, store InboundStore, a
 
 // InboundReport is what an inbound pass did.
 type InboundReport struct {
-	Events            int   `json:"events"`
-	ContactsChanged   int   `json:"contactsChanged"`
-	ContactsDeleted   int   `json:"contactsDeleted"`
-	ActivitiesChanged int   `json:"activitiesChanged"`
-	ActivitiesDeleted int   `json:"activitiesDeleted"`
-	Echoes            int   `json:"echoes"`
-	Stale             int   `json:"stale"`
-	Unchanged         int   `json:"unchanged"`
-	APICalls          int64 `json:"apiCalls"`
+	Events            int `json:"events"`
+	ContactsChanged   int `json:"contactsChanged"`
+	ContactsDeleted   int `json:"contactsDeleted"`
+	ActivitiesChanged int `json:"activitiesChanged"`
+	ActivitiesDeleted int `json:"activitiesDeleted"`
+	Echoes            int `json:"echoes"`
+	Stale             int `json:"stale"`
+	Unchanged         int `json:"unchanged"`
+	// Rechecked counts news that may have predated the sync's own last
+	// write to the record and was confirmed by a fresh read (a contact:
+	// one call at once; a task or note: its contact's next re-read).
+	Rechecked int   `json:"rechecked"`
+	APICalls  int64 `json:"apiCalls"`
 }
 
 func (r *InboundReport) add(o InboundReport) {
@@ -135,6 +153,7 @@ func (r *InboundReport) add(o InboundReport) {
 	r.Echoes += o.Echoes
 	r.Stale += o.Stale
 	r.Unchanged += o.Unchanged
+	r.Rechecked += o.Rechecked
 	r.APICalls += o.APICalls
 }
 
@@ -182,10 +201,11 @@ func Route(locations ...*Inbound) func(context.Context, webhook.Event) error {
 
 // ProcessInbox handles every stored webhook event, oldest first. An event
 // whose sink delivery fails stays in the inbox and stops the pass.
-func (in *Inbound) ProcessInbox(ctx context.Context) (InboundReport, error) {
+func (in *Inbound) ProcessInbox(ctx context.Context) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var rep InboundReport
+	start := in.calls.Load()
+	defer func() { rep.APICalls = in.calls.Load() - start }()
 	for {
 		entries, err := in.store.PendingInbox(ctx, 100)
 		if err != nil {
@@ -216,13 +236,13 @@ func (in *Inbound) handleEvent(ctx context.Context, ev webhook.Event, rep *Inbou
 	at := ev.Info().Timestamp
 	switch e := ev.(type) {
 	case *webhook.ContactCreate:
-		return in.handleContact(ctx, e.Contact, at, rep)
+		return in.handleContact(ctx, e.Contact, at, false, rep)
 	case *webhook.ContactUpdate:
-		return in.handleContact(ctx, e.Contact, at, rep)
+		return in.handleContact(ctx, e.Contact, at, false, rep)
 	case *webhook.ContactTagUpdate:
-		return in.handleContact(ctx, e.Contact, at, rep)
+		return in.handleContact(ctx, e.Contact, at, false, rep)
 	case *webhook.ContactDndUpdate:
-		return in.handleContact(ctx, e.Contact, at, rep)
+		return in.handleContact(ctx, e.Contact, at, false, rep)
 	case *webhook.ContactDelete:
 		return in.handleContactDeleted(ctx, e.Contact.ID, at, rep)
 	case *webhook.TaskCreate:
@@ -257,8 +277,10 @@ type contactSeen struct {
 }
 
 // handleContact compares a contact with what is known and delivers what
-// changed in the CRM.
-func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at time.Time, rep *InboundReport) error {
+// changed in the CRM. fresh says c was read after the sync's last write
+// to it (a GET made after the write); a webhook payload or a search
+// result may predate that write.
+func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at time.Time, fresh bool, rep *InboundReport) error {
 	if c.ID == "" {
 		return nil
 	}
@@ -335,6 +357,19 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 	// committed a tag add, after the last sighting) is still on the
 	// contact: only tags gone from it were removed.
 	removed := minus(append(minus(prev.CRMTags, now.CRMTags), minus(now.MissingOurs, prev.MissingOurs)...), c.Tags)
+	// A snapshot that differs from what the sync last wrote and is not
+	// clearly newer than that write may simply predate it (a webhook
+	// processed late, a search result read before the write or served
+	// from a lagging index): read as it is, it would undo the sync's own
+	// write (a tag just added reported removed, a field reported changed
+	// back) and start a loop. A fresh read settles it. Webhook and
+	// dateUpdated times are the API's clock and the write's time is ours:
+	// WithClockSkew widens the window. The sync's own echoes match what it
+	// wrote and cost nothing.
+	if !fresh && linked && (len(fields) > 0 || len(added) > 0 || len(removed) > 0 || conflict) &&
+		!at.After(link.UpdatedAt.Add(in.skew)) {
+		return in.recheckContact(ctx, c.ID, at, rep)
+	}
 	if len(fields) == 0 && len(added) == 0 && len(removed) == 0 {
 		if linked && conflict {
 			if err := in.recordWritten(ctx, link.LocalID, c.ID, record, true); err != nil {
@@ -361,6 +396,29 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 		}
 	}
 	return in.store.PutSeen(ctx, seenRec)
+}
+
+// recheckContact reads a contact afresh (one call) and handles what it
+// holds now.
+func (in *Inbound) recheckContact(ctx context.Context, contactID string, at time.Time, rep *InboundReport) error {
+	readAt := in.now()
+	var c *contacts.Contact
+	err := in.call(func(o ...contacts.RequestOption) (err error) {
+		c, err = in.client.Contacts.Get(ctx, contactID, o...)
+		return err
+	})
+	if errors.Is(err, contacts.ErrNotFound) || err == nil && c.Deleted {
+		rep.Rechecked++
+		return in.handleContactDeleted(ctx, contactID, readAt, rep)
+	}
+	if err != nil {
+		return err
+	}
+	rep.Rechecked++
+	if !c.DateUpdated.IsZero() {
+		at = c.DateUpdated.Time
+	}
+	return in.handleContact(ctx, *c, at, true, rep)
 }
 
 // recordWritten records values (CRM values by target) in the snapshot of
@@ -508,7 +566,7 @@ func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, 
 	if err := in.scheduleFollowUp(ctx, t.ContactID, at.Add(in.followUp)); err != nil {
 		return err
 	}
-	return in.applyActivity(ctx, a, deleted, rep)
+	return in.applyActivity(ctx, a, deleted, false, rep)
 }
 
 // kindFollowUp keys the Seen record holding when a contact's task
@@ -539,7 +597,7 @@ func (in *Inbound) noteEvent(ctx context.Context, n webhook.Note, deleted bool, 
 	if prev, err := in.activity.Activity(ctx, KindNote, n.ID); err == nil {
 		a.Title = prev.Title // note payloads carry no title
 	}
-	return in.applyActivity(ctx, a, deleted, rep)
+	return in.applyActivity(ctx, a, deleted, false, rep)
 }
 
 func (in *Inbound) appointmentEvent(ctx context.Context, ap webhook.Appointment, deleted bool, at time.Time, rep *InboundReport) error {
@@ -550,12 +608,14 @@ func (in *Inbound) appointmentEvent(ctx context.Context, ap webhook.Appointment,
 	if err := in.store.MarkDirty(ctx, ap.ContactID, at); err != nil {
 		return err
 	}
-	return in.applyActivity(ctx, a, deleted, rep)
+	return in.applyActivity(ctx, a, deleted, false, rep)
 }
 
 // applyActivity updates the read model and delivers the change, unless it
-// is stale, a repeat, or an echo of what the outbound sync wrote.
-func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, rep *InboundReport) error {
+// is stale, a repeat, or an echo of what the outbound sync wrote. fresh
+// says a was read after the sync's last write to it (a re-read); a webhook
+// payload may predate that write.
+func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh bool, rep *InboundReport) error {
 	if a.RemoteID == "" || a.ContactID == "" {
 		return nil
 	}
@@ -617,6 +677,14 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, 
 		return nil
 	}
 	same := exists && sameActivity(prev, a)
+	echo := !same && in.isEcho(ctx, a)
+	if !same && !echo && !fresh && in.mayPredateWrite(ctx, a) {
+		// Not what the sync wrote, and not clearly newer than its write:
+		// a late payload from before it would undo it. The contact's
+		// re-read settles it (see handleContact).
+		rep.Rechecked++
+		return in.store.MarkDirty(ctx, a.ContactID, in.now())
+	}
 	if err := in.activity.PutActivity(ctx, a); err != nil {
 		return err
 	}
@@ -624,7 +692,7 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted bool, 
 	case same:
 		rep.Unchanged++
 		return nil
-	case in.isEcho(ctx, a):
+	case echo:
 		rep.Echoes++
 		return nil
 	case a.MemberID == "" && !in.unlinked:
@@ -675,6 +743,16 @@ func (in *Inbound) isEcho(ctx context.Context, a Activity) bool {
 		}
 	}
 	return false
+}
+
+// mayPredateWrite reports whether news of a task or note the sync writes
+// is not clearly newer than the sync's last write of it.
+func (in *Inbound) mayPredateWrite(ctx context.Context, a Activity) bool {
+	if a.Kind != KindTask && a.Kind != KindNote {
+		return false
+	}
+	link, err := in.state.LinkByRemote(ctx, a.Kind, a.RemoteID)
+	return err == nil && !a.UpdatedAt.After(link.UpdatedAt.Add(in.skew))
 }
 
 // payloadMatches reports whether an activity holds what the sync wrote.

@@ -168,3 +168,144 @@ func TestAppointmentEventReReadNotPostponedByATaskFollowUp(t *testing.T) {
 		t.Errorf("the refresh delivered %#v, want the appointment's deletion", got[0])
 	}
 }
+
+// TestLateWebhooksDoNotUndoTheSyncsOwnWrites: the webhooks of a first
+// sync are stored but processed only after a second sync has changed the
+// same member (a tag added, a field, its task and note rewritten) — as
+// when Cycle runs a minute after the engine. Read against what the sync
+// wrote last, the old snapshots would report the new tag removed, the
+// field changed back, the task and note edited back: a change GymFlow
+// would apply and sync out again, the loop the echo suppression exists to
+// prevent. They must be recognised as possibly older than the write and
+// settled by a fresh read, whichever policy, and whether or not the
+// second sync's own webhooks arrive.
+func TestLateWebhooksDoNotUndoTheSyncsOwnWrites(t *testing.T) {
+	t.Parallel()
+	for _, p := range []contactsync.Policy{contactsync.NewestWins, contactsync.GymFlowWins, contactsync.APIWins, contactsync.FillIfEmpty} {
+		for _, dropLater := range []bool{false, true} {
+			name := p.String()
+			if dropLater {
+				name += "/later-webhooks-lost"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				tw := newTwoWay(t, contactsync.Policies{Default: p})
+				ms := members(2)
+				due := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+				ms[0].Tasks = []contactsync.Task{{ID: "t1", Title: "Call", Due: due}}
+				ms[0].Notes = []contactsync.Note{{ID: "n1", Body: "hello"}}
+				tw.sync(ms)
+				flush(t, tw.srv) // stored in the inbox, not processed
+				if dropLater {
+					tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1})
+				}
+				ms[0].Tags = append(ms[0].Tags, "gold")
+				if p != contactsync.APIWins { // under APIWins GymFlow's field edits do not go out
+					ms[0].Fields["last_name"] = "Later"
+				}
+				ms[0].Tasks[0].Title = "Call back"
+				ms[0].Notes[0].Body = "hello again"
+				if _, calls := tw.sync(ms); calls == 0 {
+					t.Fatal("the second sync wrote nothing")
+				}
+				rep := tw.deliver()
+				dirty, err := tw.in.RefreshDirty(ctx, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := tw.sink.take(); len(got) != 0 {
+					t.Fatalf("late webhooks undid the sync's own writes: %#v", got)
+				}
+				if rep.Rechecked == 0 {
+					t.Errorf("no news was rechecked: %+v", rep)
+				}
+				// Nothing bounced back into GymFlow, so nothing goes out.
+				if _, calls := tw.sync(ms); calls != 0 {
+					t.Errorf("a sync after the late webhooks made %d calls", calls)
+				}
+				// The read model holds what the sync wrote last.
+				cid := tw.byEmail("member0@example.com")[0].ID
+				acts, err := tw.mem.Activities(ctx, contactsync.ActivityQuery{ContactID: cid})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var titles []string
+				for _, a := range acts {
+					titles = append(titles, a.Title+"|"+a.Body)
+				}
+				slices.Sort(titles)
+				if want := []string{"Call back|", "|hello again"}; !slices.Equal(titles, want) {
+					t.Errorf("read model %q, want %q (inbox %+v, re-read %+v)", titles, want, rep, dirty)
+				}
+			})
+		}
+	}
+}
+
+// TestTimelyEchoesCostNoRead: webhooks processed before the sync writes
+// the record again are plain echoes — no fresh read, no call.
+func TestTimelyEchoesCostNoRead(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	ms := members(3)
+	ms[0].Tasks = []contactsync.Task{{ID: "t1", Title: "Call", Due: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
+	ms[0].Notes = []contactsync.Note{{ID: "n1", Body: "hello"}}
+	tw.sync(ms)
+	rep := tw.deliver()
+	ms[1].Tags = append(ms[1].Tags, "gold")
+	ms[0].Notes[0].Body = "hello again"
+	tw.sync(ms)
+	rep2 := tw.deliver()
+	if rep.Rechecked+rep2.Rechecked != 0 || rep.APICalls+rep2.APICalls != 0 {
+		t.Errorf("timely echoes were rechecked: %+v %+v", rep, rep2)
+	}
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Errorf("echoes delivered %#v", got)
+	}
+}
+
+// TestClockSkewWindowConfirmsWithAFreshRead: with a wide WithClockSkew, a
+// CRM edit made just after the sync wrote the contact cannot be told from
+// a late snapshot by time: it is read afresh (one call) and still
+// delivered, once; a contact deleted meanwhile is reported deleted.
+func TestClockSkewWindowConfirmsWithAFreshRead(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, apiWins(), contactsync.WithClockSkew(time.Hour))
+	tw.sync(members(2))
+	tw.deliver()
+	tw.sink.take()
+	c := tw.byEmail("member1@example.com")[0]
+	if _, err := tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "Edited" }); err != nil {
+		t.Fatal(err)
+	}
+	rep := tw.deliver()
+	got := tw.sink.take()
+	if len(got) != 1 || rep.Rechecked != 1 || rep.APICalls != 1 {
+		t.Fatalf("delivered %#v, report %+v", got, rep)
+	}
+	if ch, ok := got[0].(contactsync.ContactChanged); !ok || ch.Fields["lastName"] != "Edited" || len(ch.Fields) != 1 {
+		t.Fatalf("change = %#v", got[0])
+	}
+
+	// News of the other member, whose contact is deleted before the news
+	// is processed: the fresh read finds it gone.
+	c0 := tw.byEmail("member0@example.com")[0]
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{Hold: true})
+	if _, err := tw.srv.CRM().UpdateContact(c0.ID, func(x *contactstest.Contact) { x.LastName = "Gone soon" }); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tw.srv)
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1})
+	if err := tw.srv.CRM().DeleteContact(c0.ID); err != nil {
+		t.Fatal(err)
+	}
+	rep = tw.deliver()
+	got = tw.sink.take()
+	if len(got) != 1 || rep.Rechecked != 1 {
+		t.Fatalf("delivered %#v, report %+v", got, rep)
+	}
+	if d, ok := got[0].(contactsync.ContactDeleted); !ok || d.MemberID != "m0000" {
+		t.Fatalf("change = %#v", got[0])
+	}
+}

@@ -48,7 +48,7 @@ func (in *Inbound) pollContacts(ctx context.Context) (rep InboundReport, err err
 		if err != nil {
 			return rep, err
 		}
-		if err := in.handleContact(ctx, c, c.DateUpdated.Time, &rep); err != nil {
+		if err := in.handleContact(ctx, c, c.DateUpdated.Time, false, &rep); err != nil {
 			return rep, err
 		}
 		if c.DateUpdated.After(newest) {
@@ -121,7 +121,7 @@ func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundR
 		if at.IsZero() {
 			at = scanStart
 		}
-		if err := in.handleContact(ctx, c, at, &rep); err != nil {
+		if err := in.handleContact(ctx, c, at, false, &rep); err != nil {
 			return rep, err
 		}
 	}
@@ -200,7 +200,7 @@ func (in *Inbound) confirmGone(ctx context.Context, contactID string, scanStart 
 	if at.IsZero() {
 		at = scanStart
 	}
-	return false, in.handleContact(ctx, *c, at, rep)
+	return false, in.handleContact(ctx, *c, at, true, rep)
 }
 
 // RefreshDirty re-reads the tasks, notes and appointments of up to limit
@@ -291,14 +291,14 @@ func (in *Inbound) refreshActivity(ctx context.Context, contactID string, rep *I
 	}
 	for _, k := range known {
 		if _, still := fresh[k.Kind][k.RemoteID]; !still {
-			if err := in.applyActivity(ctx, Activity{Kind: k.Kind, RemoteID: k.RemoteID, ContactID: contactID, UpdatedAt: readAt}, true, rep); err != nil {
+			if err := in.applyActivity(ctx, Activity{Kind: k.Kind, RemoteID: k.RemoteID, ContactID: contactID, UpdatedAt: readAt}, true, true, rep); err != nil {
 				return err
 			}
 		}
 	}
 	for _, kind := range []Kind{KindTask, KindNote, KindAppointment} {
 		for _, a := range fresh[kind] {
-			if err := in.applyActivity(ctx, a, false, rep); err != nil {
+			if err := in.applyActivity(ctx, a, false, true, rep); err != nil {
 				return err
 			}
 		}
