@@ -624,7 +624,8 @@ func (c *Client) send(ctx context.Context, r request, target string, payload []b
 		}
 	}
 	if isErr {
-		return st, newAPIError(r.method, r.path, resp, data, snap, hasRate)
+		truncated := errors.Is(readErr, errBodyTooLarge)
+		return st, newAPIError(r.method, r.path, resp, data, truncated, snap, hasRate, bearerToken(resp, st))
 	}
 	if r.out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return st, nil

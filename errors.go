@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,8 @@ type APIError struct {
 	RateLimit *RateLimit
 	// RetryAfter is the server's Retry-After, 0 if absent.
 	RetryAfter time.Duration
-	// Body is the raw body, truncated to 64 KiB.
+	// Body is the raw body, truncated to 64 KiB. A bearer token the server
+	// echoed back is replaced by "[redacted]" here and in every text field.
 	Body []byte
 }
 
@@ -110,8 +112,13 @@ func (m *messageList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func newAPIError(method, path string, resp *http.Response, data []byte, snap ratelimit.Snapshot, hasRate bool) *APIError {
-	e := &APIError{Method: method, Path: path, StatusCode: resp.StatusCode, Body: data}
+// newAPIError builds the error for a non-2xx answer. secret is the bearer
+// token the attempt was sent with ("" if unknown): a server that echoes it
+// (e.g. "invalid token Bearer pit-…") must not leak it through Error(),
+// formatted output or Body, so every server-supplied text is scrubbed of it.
+// truncated reports that data was cut at the error-body bound.
+func newAPIError(method, path string, resp *http.Response, data []byte, truncated bool, snap ratelimit.Snapshot, hasRate bool, secret string) *APIError {
+	e := &APIError{Method: method, Path: path, StatusCode: resp.StatusCode, Body: redactBytes(data, secret, truncated)}
 	var body errorBody
 	if json.Unmarshal(data, &body) == nil {
 		e.Messages = body.Message
@@ -119,6 +126,14 @@ func newAPIError(method, path string, resp *http.Response, data []byte, snap rat
 		e.TraceID = body.TraceID
 		e.DuplicateContactID = body.Meta.ContactID
 		e.MatchingField = body.Meta.MatchingField
+		if secret != "" {
+			for i, m := range e.Messages {
+				e.Messages[i] = redactString(m, secret)
+			}
+			for _, f := range []*string{&e.ErrorText, &e.TraceID, &e.DuplicateContactID, &e.MatchingField} {
+				*f = redactString(*f, secret)
+			}
+		}
 	}
 	if hasRate {
 		rl := RateLimit(snap)
@@ -128,6 +143,56 @@ func newAPIError(method, path string, resp *http.Response, data []byte, snap rat
 		e.RetryAfter = d
 	}
 	return e
+}
+
+// redacted replaces a credential a server echoed back.
+const redacted = "[redacted]"
+
+// redactString replaces every occurrence of secret in s. It allocates only
+// when s holds the secret.
+func redactString(s, secret string) string {
+	if secret == "" || !strings.Contains(s, secret) {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, redacted)
+}
+
+// redactBytes replaces every occurrence of secret in b, and, when b was
+// truncated, a trailing partial copy of it cut by the bound. It returns b
+// itself unless a replacement was made.
+func redactBytes(b []byte, secret string, truncated bool) []byte {
+	if secret == "" {
+		return b
+	}
+	sec := []byte(secret)
+	if bytes.Contains(b, sec) {
+		b = bytes.ReplaceAll(b, sec, []byte(redacted))
+	}
+	if truncated {
+		for k := min(len(sec)-1, len(b)); k > 0; k-- {
+			if bytes.HasSuffix(b, sec[:k]) {
+				b = append(b[:len(b)-k:len(b)-k], redacted...)
+				break
+			}
+		}
+	}
+	return b
+}
+
+// bearerToken returns the bearer token an attempt carried: from the
+// Authorization header of the request the response answers, else the one
+// the tokenRecorder noted for the call. "" if neither is known.
+func bearerToken(resp *http.Response, st *retry.State) string {
+	if resp != nil && resp.Request != nil {
+		scheme, tok, ok := strings.Cut(resp.Request.Header.Get("Authorization"), " ")
+		if tok = strings.TrimSpace(tok); ok && strings.EqualFold(scheme, "Bearer") && tok != "" {
+			return tok
+		}
+	}
+	if st != nil {
+		return st.Token()
+	}
+	return ""
 }
 
 // Message returns the messages joined with "; ".

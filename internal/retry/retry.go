@@ -117,6 +117,11 @@ func TransientError(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
+	if ratelimit.IsWaitError(err) {
+		// The limiter's wait would overrun the caller's deadline: that is
+		// the caller's budget, not an attempt's, and no retry can fit in it.
+		return false
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
@@ -129,9 +134,30 @@ func TransientError(err error) bool {
 	return errors.As(err, &opErr)
 }
 
+// isTimeout reports whether any error in err's chain says it is a timeout.
+// errors.As would stop at the first net.Error, and a *url.Error is one whose
+// Timeout looks only at its direct cause, so an attempt's deadline wrapped
+// below it (fmt.Errorf("…: %w", context.DeadlineExceeded)) would be missed.
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if isTimeout(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // Backoff is a retryablehttp.Backoff: a server-given Retry-After (capped by
