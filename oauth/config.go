@@ -148,6 +148,10 @@ func (c Config) String() string {
 // GoString is String.
 func (c Config) GoString() string { return c.String() }
 
+// Format implements fmt.Formatter: every verb prints String, so that no
+// verb (%d, say) prints the client secret.
+func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
 // LogValue is String, so log/slog handlers do not print the secret.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 

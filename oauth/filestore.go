@@ -382,3 +382,6 @@ func (f *FileStore) String() string { return fmt.Sprintf("oauth.FileStore{path: 
 
 // GoString is String.
 func (f *FileStore) GoString() string { return f.String() }
+
+// Format implements fmt.Formatter: every verb prints String.
+func (f *FileStore) Format(st fmt.State, verb rune) { formatRedacted(st, verb, f.String()) }

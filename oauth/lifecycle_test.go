@@ -283,3 +283,100 @@ func TestTokenRequestsDoNotFollowRedirects(t *testing.T) {
 		t.Error("the token request followed the redirect")
 	}
 }
+
+// TestRevokedAppFallsBackToAgency: WithAgencyFallback applies when the
+// location's own refresh fails because the app was revoked or uninstalled
+// (ErrAppRevoked, an ErrInvalidGrant): the location's token is obtained
+// from the agency, stored without the refused refresh token. When the
+// agency cannot serve the location either (the app is gone from it), the
+// error still says the app was revoked, and the stored token is kept.
+func TestRevokedAppFallsBackToAgency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scopes := []string{contacts.ScopeContactsReadonly, contacts.ScopeContactsWrite, contacts.ScopeOAuthWrite}
+
+	t.Run("the agency serves the location", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, nil, scopes...)
+		before := e.stored(t)
+		agencyKey := e.install(t, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: before.CompanyID, Scopes: scopes})
+		e.clock.Advance(25 * time.Hour)
+		// The token endpoint refuses the location's refresh token as
+		// revoked by an uninstall; the agency's install still covers the
+		// location.
+		var refused, exchanged atomic.Int32
+		base := e.cfg.HTTPClient.Transport
+		cfg := *e.cfg
+		cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			switch r.URL.Path {
+			case "/oauth/token":
+				body, _ := io.ReadAll(r.Body)
+				if strings.Contains(string(body), "refresh_token="+before.RefreshToken) {
+					refused.Add(1)
+					return &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {"application/json"}}, Request: r,
+						Body: io.NopCloser(strings.NewReader(`{"error":"invalid_grant","error_description":"` + contactstest.MsgAppUninstalled + `"}`))}, nil
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			case "/oauth/locationToken":
+				exchanged.Add(1)
+			}
+			return base.RoundTrip(r)
+		})}
+		// The refusal is classified as a revoked app.
+		if _, err := cfg.Refresh(ctx, before.RefreshToken, oauth.Location); !errors.Is(err, oauth.ErrAppRevoked) {
+			t.Fatalf("the simulated refusal is %v, want ErrAppRevoked", err)
+		}
+		got, err := oauth.NewSource(ctx, &cfg, e.store, e.key, oauth.WithClock(e.clock.Now), oauth.WithAgencyFallback(agencyKey)).Current(ctx)
+		if err != nil {
+			t.Fatalf("agency fallback after a revoked refresh: %v", err)
+		}
+		if refused.Load() != 2 || exchanged.Load() != 1 {
+			t.Errorf("refused refreshes %d (want 2: ours and the source's), location token exchanges %d (want 1)", refused.Load(), exchanged.Load())
+		}
+		after := e.stored(t)
+		if after.AccessToken != got.AccessToken || after.AccessToken == before.AccessToken || after.Version != before.Version+1 {
+			t.Errorf("the exchanged token was not stored: %v (was %v), returned %v", after, before, got)
+		}
+		if after.RefreshToken != "" {
+			t.Error("the revoked refresh token was kept after the fallback")
+		}
+		if after.UserType != oauth.Location || after.LocationID != e.srv.LocationID() || after.CompanyID != before.CompanyID {
+			t.Errorf("stored token after the fallback: %v", after)
+		}
+		// The token works on the API.
+		seeded := e.srv.SeedContact(contactstest.Contact{FirstName: "Ana"})
+		if _, err := e.srv.Client(contacts.WithToken(got.AccessToken)).Contacts.Get(ctx, seeded.ID); err != nil {
+			t.Errorf("API call with the fallback token: %v", err)
+		}
+	})
+
+	t.Run("the app is gone from the location", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, nil, scopes...)
+		before := e.stored(t)
+		agencyKey := e.install(t, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: before.CompanyID, Scopes: scopes})
+		e.clock.Advance(25 * time.Hour)
+		if err := e.srv.Uninstall(e.app.ClientID, e.srv.LocationID()); err != nil {
+			t.Fatal(err)
+		}
+		var exchanged atomic.Int32
+		base := e.cfg.HTTPClient.Transport
+		cfg := *e.cfg
+		cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/oauth/locationToken" {
+				exchanged.Add(1)
+			}
+			return base.RoundTrip(r)
+		})}
+		_, err := oauth.NewSource(ctx, &cfg, e.store, e.key, oauth.WithClock(e.clock.Now), oauth.WithAgencyFallback(agencyKey)).Current(ctx)
+		if !errors.Is(err, oauth.ErrAppRevoked) || !errors.Is(err, oauth.ErrInvalidGrant) {
+			t.Fatalf("err = %v, want ErrAppRevoked (and ErrInvalidGrant)", err)
+		}
+		if exchanged.Load() != 1 {
+			t.Errorf("location token exchanges %d, want 1: the fallback applies to a revoked app", exchanged.Load())
+		}
+		if after := e.stored(t); after.RefreshToken != before.RefreshToken || after.Version != before.Version {
+			t.Errorf("a failed fallback changed the stored token: %v, was %v", after, before)
+		}
+	})
+}

@@ -16,7 +16,7 @@ import (
 // pooled once) but each has its own refreshing token Source and its own
 // rate limiter, because the API's budget is per app and location.
 type Manager struct {
-	cfg        *Config
+	cfg        sealed[*Config] // its client secret stays out of fmt's reach
 	store      TokenStore
 	httpClient *http.Client
 	agency     *Key
@@ -41,7 +41,7 @@ func WithHTTPClient(hc *http.Client) ManagerOption { return func(m *Manager) { m
 // to exchanging the agency token stored under CompanyKey(app, companyID).
 func WithAgency(companyID string) ManagerOption {
 	return func(m *Manager) {
-		k := CompanyKey(m.cfg.App(), companyID)
+		k := CompanyKey(m.cfg.get().App(), companyID)
 		m.agency = &k
 	}
 }
@@ -66,7 +66,7 @@ func WithSourceOptions(opts ...SourceOption) ManagerOption {
 // NewManager returns a manager for cfg's app. ctx bounds token refreshes
 // for the manager's lifetime.
 func NewManager(ctx context.Context, cfg *Config, store TokenStore, opts ...ManagerOption) *Manager {
-	m := &Manager{cfg: cfg, store: store, ctx: ctx, clients: map[string]*contacts.Client{}, sources: map[string]*Source{}}
+	m := &Manager{cfg: seal(cfg), store: store, ctx: ctx, clients: map[string]*contacts.Client{}, sources: map[string]*Source{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -89,7 +89,7 @@ func (m *Manager) HTTPClient() *http.Client { return m.httpClient }
 // The first call for a location may refresh its token; it does so without
 // holding up calls for other locations.
 func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Client, error) {
-	key := LocationKey(m.cfg.App(), locationID)
+	key := LocationKey(m.cfg.get().App(), locationID)
 	if err := key.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Clie
 		if m.agency != nil {
 			srcOpts = append(append([]SourceOption(nil), srcOpts...), WithAgencyFallback(*m.agency))
 		}
-		src = NewSource(m.ctx, m.cfg, m.store, key, srcOpts...)
+		src = NewSource(m.ctx, m.cfg.get(), m.store, key, srcOpts...)
 		m.sources[locationID] = src
 	}
 	m.mu.Unlock()
@@ -116,7 +116,7 @@ func (m *Manager) Client(ctx context.Context, locationID string) (*contacts.Clie
 		return nil, fmt.Errorf("oauth: client for location %s: %w", locationID, err)
 	}
 	opts := []contacts.Option{
-		contacts.WithBaseURL(m.cfg.baseURL()),
+		contacts.WithBaseURL(m.cfg.get().baseURL()),
 		contacts.WithHTTPClient(m.httpClient),
 		contacts.WithTokenSource(src),
 		contacts.WithLocationID(locationID),
@@ -154,8 +154,11 @@ func (m *Manager) Forget(locationID string) {
 func (m *Manager) String() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return fmt.Sprintf("oauth.Manager{app: %q, clients: %d}", m.cfg.App(), len(m.clients))
+	return fmt.Sprintf("oauth.Manager{app: %q, clients: %d}", m.cfg.get().App(), len(m.clients))
 }
 
 // GoString is String.
 func (m *Manager) GoString() string { return m.String() }
+
+// Format implements fmt.Formatter: every verb prints String.
+func (m *Manager) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m.String()) }

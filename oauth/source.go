@@ -32,8 +32,12 @@ var ErrUnsaved = errors.New("oauth: the refreshed token is not saved yet")
 // contacts.TokenInvalidator (so a client's 401 triggers one refresh). It is
 // safe for concurrent use; one Source per key per process is enough, and
 // Manager keeps them for you.
+//
+// Formatting a Source with any fmt verb never prints a token or the client
+// secret, not even when the struct behind the pointer is formatted: the
+// fields holding them are sealed.
 type Source struct {
-	cfg       *Config
+	cfg       sealed[*Config]
 	store     TokenStore
 	key       Key
 	ctx       context.Context
@@ -46,11 +50,11 @@ type Source struct {
 	agencyKey *Key
 
 	mu      sync.Mutex
-	cur     Token
+	cur     sealed[Token]
 	have    bool
-	invalid string // an access token the API rejected
-	pending *Token // refreshed but not yet saved
-	spent   string // the refresh token pending was obtained with
+	invalid sealed[string] // an access token the API rejected
+	pending sealed[Token]  // refreshed but not yet saved, if ok()
+	spent   sealed[string] // the refresh token pending was obtained with
 	failure *failure
 }
 
@@ -87,7 +91,9 @@ func WithLogger(l *slog.Logger) SourceOption { return func(s *Source) { s.logger
 // WithAgencyFallback makes a location Source obtain its token by exchanging
 // the agency token stored under companyKey (refreshed as needed) when the
 // location has no token, no refresh token, or its own refresh fails with
-// ErrInvalidGrant, ErrAppRevoked or ErrLocationInactive.
+// ErrInvalidGrant, ErrAppRevoked or ErrLocationInactive. If the fallback
+// fails too, its error also matches the refresh's (errors.Is(err,
+// ErrAppRevoked) still tells an uninstalled app).
 func WithAgencyFallback(companyKey Key) SourceOption {
 	return func(s *Source) { s.agencyKey = &companyKey }
 }
@@ -96,7 +102,7 @@ func WithAgencyFallback(companyKey Key) SourceOption {
 // refresh (oauth2.TokenSource has no context of its own); use
 // context.Background() for a long-lived client.
 func NewSource(ctx context.Context, cfg *Config, store TokenStore, key Key, opts ...SourceOption) *Source {
-	s := &Source{cfg: cfg, store: store, key: key, ctx: ctx, skew: DefaultRefreshSkew, lockTTL: DefaultLockTTL,
+	s := &Source{cfg: seal(cfg), store: store, key: key, ctx: ctx, skew: DefaultRefreshSkew, lockTTL: DefaultLockTTL,
 		timeout: DefaultRefreshTimeout, now: time.Now, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)
@@ -138,8 +144,8 @@ func (s *Source) Token() (*oauth2.Token, error) {
 func (s *Source) Current(ctx context.Context) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.usable(s.cur) && s.have && s.pending == nil {
-		return s.cur, nil
+	if cur := s.cur.get(); s.usable(cur) && s.have && !s.pending.ok() {
+		return cur, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -147,7 +153,7 @@ func (s *Source) Current(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	s.cur, s.have = t, true
+	s.cur, s.have = seal(t), true
 	return t, nil
 }
 
@@ -156,19 +162,19 @@ func (s *Source) Current(ctx context.Context) (Token, error) {
 func (s *Source) InvalidateToken(accessToken string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if accessToken != "" && s.cur.AccessToken == accessToken {
-		s.invalid = accessToken
+	if accessToken != "" && s.cur.get().AccessToken == accessToken {
+		s.invalid = seal(accessToken)
 	}
 }
 
 func (s *Source) usable(t Token) bool {
-	return t.ValidFor(s.now(), s.skew) && t.AccessToken != s.invalid
+	return t.ValidFor(s.now(), s.skew) && t.AccessToken != s.invalid.get()
 }
 
 // obtain returns a usable token: stored, refreshed or exchanged. s.mu is
 // held, so one call per key runs in this process at a time.
 func (s *Source) obtain(ctx context.Context) (Token, error) {
-	if s.pending != nil {
+	if s.pending.ok() {
 		return s.savePending(ctx)
 	}
 	t, err := s.store.Load(ctx, s.key)
@@ -219,12 +225,19 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 	// lease instead.
 	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseEnd)
 	defer cancel()
-	fresh, err := s.cfg.Refresh(rctx, t.RefreshToken, t.UserType)
+	fresh, err := s.cfg.get().Refresh(rctx, t.RefreshToken, t.UserType)
 	if err != nil {
 		s.logger.Warn("oauth: refresh failed", "key", s.key.String(), "error", err)
 		if s.agency != nil && (errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrLocationInactive)) {
 			// "Location is not active" leaves the refresh token valid: keep it.
-			return s.exchange(ctx, t, errors.Is(err, ErrInvalidGrant))
+			got, ferr := s.exchange(ctx, t, errors.Is(err, ErrInvalidGrant))
+			if ferr != nil && !errors.Is(ferr, ErrUnsaved) {
+				// The fallback failed too (an uninstalled app, say, is gone
+				// for the agency as well): the error still matches the
+				// refresh's (ErrAppRevoked, ErrInvalidGrant, …).
+				return Token{}, fmt.Errorf("%w (after the location's own refresh failed: %w)", ferr, err)
+			}
+			return got, ferr
 		}
 		if errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrInvalidClient) {
 			s.failure = &failure{err: err, version: t.Version, until: s.now().Add(failureBackoff)}
@@ -233,7 +246,7 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 	}
 	s.failure = nil
 	s.logger.Info("oauth: token refreshed", "key", s.key.String(), "expiry", fresh.Expiry)
-	s.spent = t.RefreshToken
+	s.spent = seal(t.RefreshToken)
 	return s.save(rctx, merge(t, fresh))
 }
 
@@ -244,7 +257,7 @@ func (s *Source) exchange(ctx context.Context, prev Token, dropRefresh bool) (To
 	if err != nil {
 		return Token{}, fmt.Errorf("oauth: agency fallback for %s: %w", s.key, err)
 	}
-	fresh, err := s.cfg.LocationToken(ctx, agency, s.key.LocationID)
+	fresh, err := s.cfg.get().LocationToken(ctx, agency, s.key.LocationID)
 	if err != nil {
 		var te *TokenError
 		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
@@ -259,7 +272,7 @@ func (s *Source) exchange(ctx context.Context, prev Token, dropRefresh bool) (To
 		merged.RefreshToken = fresh.RefreshToken
 	}
 	s.logger.Info("oauth: location token obtained from the agency", "key", s.key.String())
-	s.spent = prev.RefreshToken
+	s.spent = seal(prev.RefreshToken)
 	return s.save(ctx, merged)
 }
 
@@ -275,14 +288,14 @@ func (s *Source) save(ctx context.Context, t Token) (Token, error) {
 		var saved Token
 		saved, err = s.store.Save(ctx, s.key, t)
 		if err == nil {
-			s.pending, s.invalid = nil, ""
+			s.pending, s.invalid = sealed[Token]{}, sealed[string]{}
 			return saved, nil
 		}
 		if errors.Is(err, ErrConflict) || ctx.Err() != nil {
 			break
 		}
 	}
-	s.pending = &t
+	s.pending = seal(t)
 	s.logger.Error("oauth: could not save a refreshed token", "key", s.key.String(), "error", err)
 	return Token{}, fmt.Errorf("oauth: %s refreshed, but saving its new refresh token failed (%w); the new access token is withheld until it is saved: %w", s.key, err, ErrUnsaved)
 }
@@ -295,15 +308,15 @@ func (s *Source) save(ctx context.Context, t Token) (Token, error) {
 func (s *Source) savePending(ctx context.Context) (Token, error) {
 	stored, err := s.store.Load(ctx, s.key)
 	switch {
-	case err == nil && stored.RefreshToken == s.spent:
-		p := *s.pending
+	case err == nil && stored.RefreshToken == s.spent.get():
+		p := s.pending.get()
 		p.Version = stored.Version
 		return s.save(ctx, p)
 	case err != nil && !errors.Is(err, ErrNoToken):
 		return Token{}, fmt.Errorf("oauth: loading %s: %w (a refreshed token is still unsaved: %w)", s.key, err, ErrUnsaved)
 	}
 	s.logger.Warn("oauth: dropped an unsaved refresh: the stored token changed meanwhile", "key", s.key.String())
-	s.pending = nil
+	s.pending = sealed[Token]{}
 	if err == nil && s.usable(stored) {
 		return stored, nil
 	}
@@ -315,6 +328,9 @@ func (s *Source) String() string { return "oauth.Source{" + s.key.String() + "}"
 
 // GoString is String.
 func (s *Source) GoString() string { return s.String() }
+
+// Format implements fmt.Formatter: every verb prints String.
+func (s *Source) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s.String()) }
 
 // Install exchanges an authorization code and stores the token under the
 // key it belongs to (LocationKey or CompanyKey of cfg.App()), replacing a

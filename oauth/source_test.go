@@ -2,9 +2,11 @@ package oauth_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"sync/atomic"
 
 	"context"
@@ -582,47 +584,146 @@ func TestManagerClientsShareTransportNotBudgets(t *testing.T) {
 	}
 }
 
+// TestSecretsNeverPrinted formats every exported type that holds a token
+// or the client secret — and, where fmt can reach them, the structs behind
+// the pointers (a dereferenced Source or store prints its unexported
+// fields, which fmt formats without calling their types' methods) — with
+// every common verb, and checks that no access token, refresh token or
+// client secret appears, neither as is nor hex-encoded. The Source is
+// caught holding a current token, an invalidated access token, a pending
+// (unsaved) refreshed token and the refresh token it spent.
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	var logs bytes.Buffer
-	e := newEnv(t, nil)
+	fs := &failingStore{TokenStore: oauth.NewMemoryStore()}
+	e := newEnv(t, fs)
+	installed := e.stored(t)
+	secrets := map[string]string{
+		"client secret":           e.cfg.ClientSecret,
+		"installed access token":  installed.AccessToken,
+		"installed refresh token": installed.RefreshToken,
+	}
+	// Every token the endpoints issue from now on is a secret too.
+	var mu sync.Mutex
+	base := e.cfg.HTTPClient.Transport
+	e.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err != nil || !strings.HasPrefix(r.URL.Path, "/oauth/") {
+			return resp, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		var tr struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		if json.Unmarshal(body, &tr) == nil {
+			mu.Lock()
+			n := len(secrets)
+			if tr.AccessToken != "" {
+				secrets[fmt.Sprintf("access token %d", n)] = tr.AccessToken
+			}
+			if tr.RefreshToken != "" {
+				secrets[fmt.Sprintf("refresh token %d", n)] = tr.RefreshToken
+			}
+			mu.Unlock()
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	})}
+
 	e.clock.Advance(25 * time.Hour)
 	src := e.source(oauth.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if _, err := src.Token(); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.stored(t)
-	// A failing refresh too.
-	if _, err := e.cfg.Refresh(context.Background(), tok.RefreshToken, oauth.Location); err != nil {
-		t.Fatal(err)
+	src.InvalidateToken(tok.AccessToken) // held as the rejected access token
+	fs.mu.Lock()
+	fs.failing = true
+	fs.mu.Unlock()
+	if _, err := src.Token(); !errors.Is(err, oauth.ErrUnsaved) { // a pending token, and the spent refresh token
+		t.Fatalf("refresh with a failing store: %v", err)
 	}
-	_, refreshErr := e.cfg.Refresh(context.Background(), tok.RefreshToken, oauth.Location)
+	// A failing refresh too: the pending refresh spent tok's refresh token.
+	_, refreshErr := e.cfg.Refresh(ctx, tok.RefreshToken, oauth.Location)
+	if refreshErr == nil {
+		t.Fatal("a spent refresh token refreshed")
+	}
 	fileStore, err := oauth.NewFileStore(t.TempDir() + "/tokens.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fresh := tok
 	fresh.Version = 0
-	if _, err := fileStore.Save(context.Background(), e.key, fresh); err != nil {
+	if _, err := fileStore.Save(ctx, e.key, fresh); err != nil {
 		t.Fatal(err)
 	}
-	m := oauth.NewManager(context.Background(), e.cfg, e.store)
 	sqlStore, err := openSQLite(t.TempDir() + "/tokens.db")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlStore.Save(context.Background(), e.key, fresh); err != nil {
+	if _, err := sqlStore.Save(ctx, e.key, fresh); err != nil {
 		t.Fatal(err)
 	}
-	out := fmt.Sprintf("%v %+v %#v %s | %v %+v %#v | %v %+v | %v %#v | %+v %#v | %+v %#v | %+v %#v | %+v %#v | %s",
-		tok, tok, tok, tok, *e.cfg, e.cfg, e.cfg, src, src, refreshErr, refreshErr, e.store, e.store, fileStore, fileStore,
-		sqlStore, sqlStore, m, m, logs.String())
-	for name, secret := range map[string]string{"access token": tok.AccessToken, "refresh token": tok.RefreshToken, "client secret": e.cfg.ClientSecret} {
-		if strings.Contains(out, secret) {
-			t.Errorf("the %s appears in formatted output or logs:\n%s", name, out)
+	memStore := fs.TokenStore.(*oauth.MemoryStore)
+	m := oauth.NewManager(ctx, e.cfg, e.store, oauth.WithSourceOptions(oauth.WithClock(e.clock.Now)))
+	if _, err := m.Client(ctx, e.srv.LocationID()); err != nil { // the manager's Source holds a token
+		t.Fatal(err)
+	}
+	if len(secrets) < 7 {
+		t.Fatalf("%d secrets recorded, want the client secret and 3 token pairs", len(secrets))
+	}
+
+	// deref is the struct behind p, as fmt prints it (a reflect.Value is
+	// formatted as the value it holds, without copying a mutex in vet's
+	// sight).
+	deref := func(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
+	values := []struct {
+		name string
+		v    any
+	}{
+		{"Token", tok}, {"*Token", &tok}, {"[]Token", []oauth.Token{tok}}, {"map of *Token", map[string]*oauth.Token{"k": &tok}},
+		{"Config", *e.cfg}, {"*Config", e.cfg},
+		{"*Source", src}, {"Source", deref(src)},
+		{"*Manager", m}, {"Manager", deref(m)},
+		{"*MemoryStore", memStore}, {"MemoryStore", deref(memStore)},
+		{"*FileStore", fileStore}, {"FileStore", deref(fileStore)},
+		{"*SQLStore", sqlStore}, {"SQLStore", deref(sqlStore)},
+		{"refresh error", refreshErr},
+	}
+	var out strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%X", "%q", "%t"} {
+		for _, val := range values {
+			got := fmt.Sprintf(verb, val.v)
+			out.WriteString(got + "\n")
+			for name, secret := range secrets {
+				if strings.Contains(got, secret) || strings.Contains(got, hex.EncodeToString([]byte(secret))) ||
+					strings.Contains(got, strings.ToUpper(hex.EncodeToString([]byte(secret)))) {
+					t.Errorf("%s of %s prints the %s: %s", verb, val.name, name, got)
+				}
+			}
+		}
+	}
+	for name, secret := range secrets {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the %s appears in the logs:\n%s", name, logs.String())
 		}
 	}
 	if !strings.Contains(logs.String(), "token refreshed") {
 		t.Errorf("no refresh record in the logs: %s", logs.String())
+	}
+	// The redacted forms still describe the value.
+	for verb, want := range map[string]string{"%d": "oauth.Token{", "%#v": "oauth.Token{", "%q": `"oauth.Token{`, "%s": "access: [redacted]"} {
+		if got := fmt.Sprintf(verb, tok); !strings.Contains(got, want) {
+			t.Errorf("%s of a Token = %s, want it to contain %s", verb, got, want)
+		}
+	}
+	if got := fmt.Sprintf("%d", e.cfg); !strings.Contains(got, "ClientSecret: [redacted]") {
+		t.Errorf("%%d of a *Config = %s", got)
 	}
 }

@@ -73,7 +73,7 @@ const DefaultSQLTablePrefix = "contacts_oauth_"
 // private to one connection of the pool, so do not use one with a pool of
 // more than one connection.
 type SQLStore struct {
-	db      *sql.DB
+	db      sealed[*sql.DB] // its DSN may hold a password
 	dialect Dialect
 	prefix  string
 	now     func() time.Time
@@ -106,7 +106,7 @@ func NewSQLStore(db *sql.DB, d Dialect, opts ...SQLOption) (*SQLStore, error) {
 	if d != SQLite && d != Postgres {
 		return nil, fmt.Errorf("oauth: NewSQLStore: unknown dialect %s", d)
 	}
-	s := &SQLStore{db: db, dialect: d, prefix: DefaultSQLTablePrefix, now: time.Now}
+	s := &SQLStore{db: seal(db), dialect: d, prefix: DefaultSQLTablePrefix, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -191,12 +191,12 @@ func (s *SQLStore) Schema() []string { return []string{s.q.createTokens, s.q.cre
 // run at every start, and from several processes at once.
 func (s *SQLStore) Migrate(ctx context.Context) error {
 	for _, stmt := range s.Schema() {
-		err := s.retry(ctx, func() error { _, err := s.db.ExecContext(ctx, stmt); return err })
+		err := s.retry(ctx, func() error { _, err := s.db.get().ExecContext(ctx, stmt); return err })
 		if err != nil && ctx.Err() == nil {
 			// Two servers creating a table at once can make one of them
 			// fail (PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic);
 			// the second attempt finds the table.
-			err = s.retry(ctx, func() error { _, err := s.db.ExecContext(ctx, stmt); return err })
+			err = s.retry(ctx, func() error { _, err := s.db.get().ExecContext(ctx, stmt); return err })
 		}
 		if err != nil {
 			return fmt.Errorf("oauth: SQL store migration: %w", err)
@@ -215,7 +215,7 @@ func (s *SQLStore) Load(ctx context.Context, key Key) (Token, error) {
 		version int64
 	)
 	err := s.retry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, s.q.load, key.AppID, key.Subject()).Scan(&raw, &version)
+		return s.db.get().QueryRowContext(ctx, s.q.load, key.AppID, key.Subject()).Scan(&raw, &version)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNoToken
@@ -250,9 +250,9 @@ func (s *SQLStore) Save(ctx context.Context, key Key, t Token) (Token, error) {
 	var res sql.Result
 	err = s.retry(ctx, func() (err error) {
 		if prev == 0 {
-			res, err = s.db.ExecContext(ctx, s.q.insert, key.AppID, key.Subject(), string(raw), t.Version, t.UpdatedAt.UnixMilli())
+			res, err = s.db.get().ExecContext(ctx, s.q.insert, key.AppID, key.Subject(), string(raw), t.Version, t.UpdatedAt.UnixMilli())
 		} else {
-			res, err = s.db.ExecContext(ctx, s.q.update, string(raw), t.Version, t.UpdatedAt.UnixMilli(), key.AppID, key.Subject(), prev)
+			res, err = s.db.get().ExecContext(ctx, s.q.update, string(raw), t.Version, t.UpdatedAt.UnixMilli(), key.AppID, key.Subject(), prev)
 		}
 		return err
 	})
@@ -275,7 +275,7 @@ func (s *SQLStore) Delete(ctx context.Context, key Key) error {
 		return err
 	}
 	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.delete, key.AppID, key.Subject())
+		_, err := s.db.get().ExecContext(ctx, s.q.delete, key.AppID, key.Subject())
 		return err
 	})
 	if err != nil {
@@ -301,7 +301,7 @@ func (s *SQLStore) Lock(ctx context.Context, key Key, ttl time.Duration) (func()
 	var fatal error
 	unlock, err := pollLock(ctx, func() (func(), bool) {
 		now := s.now()
-		res, err := s.db.ExecContext(ctx, s.q.lock, key.AppID, key.Subject(), holder, now.Add(ttl).UnixMilli(), now.UnixMilli())
+		res, err := s.db.get().ExecContext(ctx, s.q.lock, key.AppID, key.Subject(), holder, now.Add(ttl).UnixMilli(), now.UnixMilli())
 		var n int64
 		if err == nil {
 			n, err = res.RowsAffected()
@@ -332,7 +332,7 @@ func (s *SQLStore) unlock(key Key, holder string) {
 	ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
 	defer cancel()
 	_ = s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.unlck, key.AppID, key.Subject(), holder)
+		_, err := s.db.get().ExecContext(ctx, s.q.unlck, key.AppID, key.Subject(), holder)
 		return err
 	})
 }
@@ -347,3 +347,6 @@ func (s *SQLStore) String() string { return fmt.Sprintf("oauth.SQLStore{dialect:
 
 // GoString is String.
 func (s *SQLStore) GoString() string { return s.String() }
+
+// Format implements fmt.Formatter: every verb prints String.
+func (s *SQLStore) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s.String()) }

@@ -53,7 +53,7 @@ const lockPoll = 10 * time.Millisecond
 // MemoryStore is a TokenStore for one process.
 type MemoryStore struct {
 	mu     sync.Mutex
-	tokens map[Key]Token
+	tokens map[Key]sealed[Token]
 	locks  map[Key]memLease
 	seq    uint64
 	now    func() time.Time
@@ -66,7 +66,7 @@ type memLease struct {
 
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{tokens: map[Key]Token{}, locks: map[Key]memLease{}, now: time.Now}
+	return &MemoryStore{tokens: map[Key]sealed[Token]{}, locks: map[Key]memLease{}, now: time.Now}
 }
 
 // Load implements TokenStore.
@@ -80,7 +80,7 @@ func (m *MemoryStore) Load(ctx context.Context, key Key) (Token, error) {
 	if !ok {
 		return Token{}, ErrNoToken
 	}
-	return cloneToken(t), nil
+	return cloneToken(t.get()), nil
 }
 
 // Save implements TokenStore.
@@ -93,14 +93,15 @@ func (m *MemoryStore) Save(ctx context.Context, key Key, t Token) (Token, error)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur, ok := m.tokens[key]
+	stored, ok := m.tokens[key]
+	cur := stored.get()
 	if ok && cur.Version != t.Version || !ok && t.Version != 0 {
 		return Token{}, ErrConflict
 	}
 	t = cloneToken(t)
 	t.Version = cur.Version + 1
 	t.UpdatedAt = m.now().UTC()
-	m.tokens[key] = t
+	m.tokens[key] = seal(t)
 	return cloneToken(t), nil
 }
 
@@ -176,3 +177,6 @@ func (m *MemoryStore) String() string {
 
 // GoString is String, so %#v does not print tokens either.
 func (m *MemoryStore) GoString() string { return m.String() }
+
+// Format implements fmt.Formatter: every verb prints String.
+func (m *MemoryStore) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m.String()) }

@@ -60,8 +60,8 @@ func (k Key) Validate() error {
 }
 
 // Token is a stored OAuth token with the metadata the token endpoint
-// returns alongside it. Formatting a Token with %v, %+v or %#v never prints
-// the access or refresh token.
+// returns alongside it. Formatting a Token with any fmt verb (%v, %+v, %#v,
+// %s, %d, %x, …) never prints the access or refresh token.
 type Token struct {
 	AccessToken  string    `json:"access_token"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
@@ -142,9 +142,49 @@ func (t Token) String() string {
 // GoString is String, so %#v does not print secrets either.
 func (t Token) GoString() string { return t.String() }
 
+// Format implements fmt.Formatter, so that every verb — not only those
+// that call String — prints the redacted description: %d or %t of a Token
+// would otherwise print its fields, secrets included.
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String()) }
+
 // LogValue is String, so log/slog handlers (the JSON one would otherwise
 // marshal the token, secrets included) do not print secrets either.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// formatRedacted writes desc, a description without secrets, for any verb:
+// %s, %q, %x and %X format it as they format a string, every other verb
+// (%v, %+v, %#v, %d, …) as %s does, with the same flags and width.
+func formatRedacted(f fmt.State, verb rune, desc string) {
+	switch verb {
+	case 's', 'q', 'x', 'X':
+	default:
+		verb = 's'
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), desc)
+}
+
+// sealed holds a value that must never be printed — a Token, an access or
+// refresh token, a *Config with its client secret — in an unexported field.
+// fmt never calls the methods (String, Format) of an unexported field's
+// type, so a Token or secret string held directly there is printed raw by
+// %v or %d of the struct around it (a dereferenced Source, say), and %s
+// even follows a pointer to a struct. A func value is printed as an
+// address only, whatever the verb.
+type sealed[T any] struct{ v func() T }
+
+func seal[T any](v T) sealed[T] { return sealed[T]{func() T { return v }} }
+
+// get returns the sealed value, or T's zero value if there is none.
+func (s sealed[T]) get() T {
+	if s.v == nil {
+		var zero T
+		return zero
+	}
+	return s.v()
+}
+
+// ok reports whether a value is sealed.
+func (s sealed[T]) ok() bool { return s.v != nil }
 
 func redact(s string) string {
 	if s == "" {

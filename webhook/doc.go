@@ -28,9 +28,9 @@
 // # Replays and duplicates
 //
 // A delivery whose timestamp is more than the replay window (5 minutes)
-// from now is refused, and each webhookId is handled once: the Handler
-// claims the ID in a DedupStore before calling the application and records
-// the outcome after. MemoryDedup (bounded) serves one instance; NewSQLDedup
+// from now is refused (with the one exception under Failures), and each
+// webhookId is handled once: the Handler claims the ID in a DedupStore
+// before calling the application and records the outcome after. MemoryDedup (bounded) serves one instance; NewSQLDedup
 // shares the record between instances. A full MemoryDedup forgets the
 // oldest settled IDs, never a delivery still in progress; full of those
 // alone, it refuses new ones (ErrDedupFull), which the Handler answers
@@ -40,9 +40,17 @@
 //
 // The API redelivers an event only after a 429; any other failure loses
 // it. So when the application returns an error, the Handler answers 429
-// with Retry-After, releases the webhookId and accepts the redelivery even
-// though its timestamp has aged meanwhile. Webhooks are still not a
-// complete change feed: reconcile by polling the API as well.
+// with Retry-After and releases the webhookId.
+//
+// The redelivery carries the original signed body and timestamp, so it
+// is usually outside the replay window by the time it arrives. This is
+// the one deliberate exception to the window: a late delivery of a
+// webhookId whose earlier delivery failed here is processed, once,
+// because the event was never applied. A late delivery of an unknown
+// webhookId is refused as stale, and a repeat of a processed one (late or
+// not) is only acknowledged, never handed to the application again.
+// Webhooks are still not a complete change feed: reconcile by polling the
+// API as well.
 //
 // # Events
 //

@@ -149,6 +149,13 @@ func FuzzVerify(f *testing.F) {
 	f.Add(body, " "+fuzzSign(body)+"\t", "x")
 
 	v := fuzzVerifier(f)
+	// rsaKey signs the legacy scheme's half of the property; rsaOnly
+	// trusts it alone. RSA PKCS#1 v1.5 signatures are deterministic too.
+	rsaKey := testRSAKeys()[0]
+	rsaOnly, err := webhook.NewVerifier(webhook.WithoutPublishedRSAKey(), webhook.WithRSAPublicKey(&rsaKey.PublicKey))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte, sig, legacy string) {
 		h := http.Header{}
 		if sig != "" {
@@ -175,7 +182,43 @@ func FuzzVerify(f *testing.F) {
 		if err := v.Verify(h, other); err == nil {
 			t.Fatalf("the signature of %q verified %q", body, other)
 		}
+
+		// The legacy scheme alone (no x-ghl-signature): the x-wh-signature
+		// covers the raw bytes too. Only the genuine signature passes, and
+		// it verifies no other body, not even one differing by whitespace.
+		rsaSig := rsaSign(t, rsaKey, body)
+		lh := http.Header{}
+		if legacy != "" {
+			lh[webhook.LegacySignatureHeader] = []string{legacy}
+		}
+		if err := rsaOnly.Verify(lh, body); err == nil && !acceptableRSA(legacy, rsaSig) {
+			t.Fatalf("accepted body %q with x-wh-signature %q, not signed by the key", body, legacy)
+		}
+		lh.Set(webhook.LegacySignatureHeader, rsaSig)
+		if err := rsaOnly.Verify(lh, body); err != nil {
+			t.Fatalf("the genuine x-wh-signature of %q was rejected: %v", body, err)
+		}
+		for _, other := range [][]byte{append(bytes.Clone(body), ' '), append([]byte{'\n'}, body...)} {
+			if err := rsaOnly.Verify(lh, other); !errors.Is(err, webhook.ErrInvalidSignature) {
+				t.Fatalf("the x-wh-signature of %q verified %q: %v", body, other, err)
+			}
+		}
 	})
+}
+
+// acceptableRSA reports whether header is an encoding of the x-wh-signature
+// want.
+func acceptableRSA(header, want string) bool {
+	w, err := base64.StdEncoding.DecodeString(want)
+	if err != nil {
+		return false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if got, err := enc.DecodeString(strings.TrimSpace(header)); err == nil && bytes.Equal(got, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // handlerStatuses are the answers a Handler may give.

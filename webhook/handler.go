@@ -36,6 +36,14 @@ type HandlerFunc func(ctx context.Context, ev Event) error
 // processed, or the dedup store fails — the answer is 429 with Retry-After,
 // because 429 is the only failure after which the API redelivers; the
 // event is released so the redelivery is processed.
+//
+// Late redeliveries: a delivery whose timestamp is outside the replay
+// window is refused as stale (401) — unless its webhookId's earlier
+// delivery failed here (the application's error, answered 429). That
+// redelivery is processed once, however late: the API redelivers only
+// after a 429, with the original signed body and timestamp, and the event
+// was never applied. A late repeat of a processed webhookId is still only
+// acknowledged (200) without calling the application.
 type Handler struct {
 	verifier *Verifier
 	fn       HandlerFunc

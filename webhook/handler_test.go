@@ -3,12 +3,14 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +282,204 @@ func TestVerifyAndParse(t *testing.T) {
 		if _, err := webhook.VerifyAndParse(v, sh, stale); err != nil {
 			t.Errorf("stale delivery: %v", err)
 		}
+	}
+}
+
+// rsaOnlyRequest returns a POST of body carrying only the legacy
+// x-wh-signature sig.
+func rsaOnlyRequest(body []byte, sig string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/contacts", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.LegacySignatureHeader, sig)
+	return req
+}
+
+// TestLegacyRSAVerifiesTheRawBody: a delivery signed only with the legacy
+// x-wh-signature is verified over the exact bytes received. A changed
+// byte, and a change of whitespace alone (the same JSON value, re-indented
+// or compacted), are refused with 401 and never reach the application.
+func TestLegacyRSAVerifiesTheRawBody(t *testing.T) {
+	t.Parallel()
+	key := testRSAKeys()[0]
+	compact := noteBody("wh-rsa-compact", fuzzNow, 0) // as the API sends it
+	compactSig := rsaSign(t, key, compact)
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, noteBody("wh-rsa-indented", fuzzNow, 0), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	indented := buf.Bytes() // a body signed as sent, whitespace and all
+	indentedSig := rsaSign(t, key, indented)
+
+	reindented := func(b []byte) []byte {
+		var out bytes.Buffer
+		if err := json.Indent(&out, b, "", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	compacted := func(b []byte) []byte {
+		var out bytes.Buffer
+		if err := json.Compact(&out, b); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	tampered := bytes.Replace(compact, []byte("evening"), []byte("Evening"), 1)
+	cases := []struct {
+		name       string
+		body       []byte
+		sig        string
+		whitespace bool // the same JSON value as the signed body
+	}{
+		{"a tampered byte", tampered, compactSig, false},
+		{"the signed compact body re-indented", reindented(compact), compactSig, true},
+		{"the signed compact body with a trailing newline", append(bytes.Clone(compact), '\n'), compactSig, true},
+		{"the signed compact body with a space after a colon", bytes.Replace(compact, []byte(`"type":`), []byte(`"type": `), 1), compactSig, true},
+		{"the signed indented body compacted", compacted(indented), indentedSig, true},
+		{"the signed indented body re-indented", reindented(indented), indentedSig, true},
+	}
+	for _, tc := range cases {
+		signed := compact
+		if tc.sig == indentedSig {
+			signed = indented
+		}
+		if bytes.Equal(tc.body, signed) {
+			t.Fatalf("%s: the body is the signed one: the case proves nothing", tc.name)
+		}
+		if same := bytes.Equal(compacted(tc.body), compacted(signed)); same != tc.whitespace {
+			t.Fatalf("%s: same JSON value as the signed body: %t, want %t", tc.name, same, tc.whitespace)
+		}
+	}
+
+	rsaOnly, err := webhook.NewVerifier(webhook.WithoutPublishedRSAKey(), webhook.WithRSAPublicKey(&key.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := webhook.NewVerifier(webhook.WithEd25519PublicKey(fuzzPublic()), webhook.WithRSAPublicKey(&key.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]*webhook.Verifier{"RSA key only": rsaOnly, "Ed25519 and RSA keys": both} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			h, err := webhook.NewHandler(v, func(context.Context, webhook.Event) error {
+				calls.Add(1)
+				return nil
+			}, webhook.WithClock(func() time.Time { return fuzzNow }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range cases {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, rsaOnlyRequest(tc.body, tc.sig))
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("%s: status %d, want 401 (%s)", tc.name, rec.Code, strings.TrimSpace(rec.Body.String()))
+				}
+				if err := v.Verify(rsaOnlyRequest(tc.body, tc.sig).Header, tc.body); !errors.Is(err, webhook.ErrInvalidSignature) {
+					t.Errorf("%s: Verify = %v, want ErrInvalidSignature", tc.name, err)
+				}
+			}
+			if n := calls.Load(); n != 0 {
+				t.Fatalf("%d rejected deliveries reached the application", n)
+			}
+			// The genuine deliveries, byte for byte as signed, pass.
+			for i, d := range []struct {
+				body []byte
+				sig  string
+			}{{compact, compactSig}, {indented, indentedSig}} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, rsaOnlyRequest(d.body, d.sig))
+				if rec.Code != http.StatusOK || calls.Load() != int32(i+1) {
+					t.Errorf("genuine delivery %d: status %d after %d calls, want 200 and %d", i, rec.Code, calls.Load(), i+1)
+				}
+			}
+		})
+	}
+}
+
+// TestLateRedeliveryRule: a delivery whose timestamp is outside the
+// replay window is processed only when it is the redelivery of a webhookId
+// whose earlier delivery failed here (the API redelivers only after our
+// 429, with the original body and timestamp, and the event was never
+// applied), and then exactly once. A late delivery of an ID never seen is
+// refused as stale; a late repeat of a processed one is acknowledged
+// without calling the application.
+func TestLateRedeliveryRule(t *testing.T) {
+	t.Parallel()
+	for name, newStore := range map[string]func(t *testing.T) webhook.DedupStore{
+		"memory": func(*testing.T) webhook.DedupStore { return webhook.NewMemoryDedup(0, 0) },
+		"sql":    func(t *testing.T) webhook.DedupStore { return openSQLDedup(t, t.TempDir()+"/dedup.db") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			now := fuzzNow
+			calls, handled := map[string]int{}, map[string]int{}
+			failing := map[string]bool{"wh-failed": true}
+			h, err := webhook.NewHandler(fuzzVerifier(t), func(_ context.Context, ev webhook.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				id := ev.Info().WebhookID
+				calls[id]++
+				if failing[id] {
+					return errors.New("database down")
+				}
+				handled[id]++
+				return nil
+			}, webhook.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }), webhook.WithDedupStore(newStore(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := func(d time.Duration) {
+				mu.Lock()
+				now = fuzzNow.Add(d)
+				mu.Unlock()
+			}
+			late := 10 * time.Minute // twice the default replay window
+			failed := noteBody("wh-failed", fuzzNow, 0)
+			processed := noteBody("wh-processed", fuzzNow, 0)
+			unknown := noteBody("wh-unknown", fuzzNow, 0)
+			steps := []struct {
+				name  string
+				at    time.Duration
+				body  []byte
+				fix   bool // the application recovers before this delivery
+				want  int
+				calls map[string]int
+			}{
+				{"failing delivery, in time", 0, failed, false, http.StatusTooManyRequests, map[string]int{"wh-failed": 1}},
+				{"processed delivery, in time", 0, processed, false, http.StatusOK, map[string]int{"wh-failed": 1, "wh-processed": 1}},
+				{"late redelivery of the failed id", late, failed, true, http.StatusOK, map[string]int{"wh-failed": 2, "wh-processed": 1}},
+				{"late repeat of the failed id, now processed", 2 * late, failed, false, http.StatusOK, map[string]int{"wh-failed": 2, "wh-processed": 1}},
+				{"late repeat of the processed id", late, processed, false, http.StatusOK, map[string]int{"wh-failed": 2, "wh-processed": 1}},
+				{"late delivery of an unknown id", late, unknown, false, http.StatusUnauthorized, map[string]int{"wh-failed": 2, "wh-processed": 1}},
+				{"late delivery of the unknown id again", 2 * late, unknown, false, http.StatusUnauthorized, map[string]int{"wh-failed": 2, "wh-processed": 1}},
+			}
+			for _, s := range steps {
+				at(s.at)
+				if s.fix {
+					mu.Lock()
+					failing["wh-failed"] = false
+					mu.Unlock()
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, signedRequest(s.body))
+				if rec.Code != s.want {
+					t.Errorf("%s: status %d, want %d (%s)", s.name, rec.Code, s.want, strings.TrimSpace(rec.Body.String()))
+				}
+				mu.Lock()
+				got := fmt.Sprint(calls)
+				mu.Unlock()
+				if want := fmt.Sprint(s.calls); got != want {
+					t.Fatalf("%s: application calls %s, want %s", s.name, got, want)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if handled["wh-failed"] != 1 || handled["wh-processed"] != 1 || handled["wh-unknown"] != 0 {
+				t.Errorf("events applied %v, want wh-failed and wh-processed once each", handled)
+			}
+		})
 	}
 }
