@@ -22,6 +22,7 @@ type childPayload struct {
 
 // childIntent is the data of a task or note create intent.
 type childIntent struct {
+	Run       string       `json:"run,omitempty"` // the run that sent the create
 	MemberID  string       `json:"memberId"`
 	ContactID string       `json:"contactId"`
 	Payload   childPayload `json:"payload"`
@@ -95,11 +96,11 @@ func (r *run) upsertChildOf(ctx context.Context, memberID, contactID string, kin
 		} else if done {
 			return r.upsertChildOf(ctx, memberID, contactID, kind, localID, p)
 		}
-		in := childIntent{MemberID: memberID, ContactID: contactID, Payload: p}
+		in := childIntent{Run: r.report.RunID, MemberID: memberID, ContactID: contactID, Payload: p}
 		if err := r.putIntent(ctx, key, kind, localID, "create", in); err != nil {
 			return err
 		}
-		return r.createChild(ctx, key, localID, in, true)
+		return r.createChild(ctx, key, localID, in, r.e.attempts)
 	}
 	if link.Hash == p.Hash && link.ContactID == contactID {
 		return nil
@@ -169,7 +170,7 @@ func (r *run) updateChild(ctx context.Context, link Link, p childPayload) error 
 }
 
 // createChild sends a task or note create recorded in intent key.
-func (r *run) createChild(ctx context.Context, key, localID string, in childIntent, retry bool) error {
+func (r *run) createChild(ctx context.Context, key, localID string, in childIntent, attempts int) error {
 	var remoteID string
 	err := r.call(func(o ...contacts.RequestOption) error {
 		if in.Payload.Kind == KindTask {
@@ -190,6 +191,9 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 		return r.commitChild(ctx, key, localID, in, remoteID, true)
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || fatal(err):
 		return err // the intent stays: the next run resolves it
+	case errors.Is(err, contacts.ErrRateLimited) && attempts > 1:
+		// Not processed (and the SDK already retried it): try again.
+		return r.createChild(ctx, key, localID, in, attempts-1)
 	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound) || errors.Is(err, contacts.ErrRateLimited):
 		// Refused (a 429 included): the API did not create it.
 		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
@@ -205,10 +209,10 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 	if found != "" {
 		return r.commitChild(ctx, key, localID, in, found, true)
 	}
-	if !retry {
+	if attempts <= 1 {
 		return fmt.Errorf("creating %s %s: %w", in.Payload.Kind, localID, err)
 	}
-	return r.createChild(ctx, key, localID, in, false)
+	return r.createChild(ctx, key, localID, in, attempts-1)
 }
 
 func (r *run) commitChild(ctx context.Context, key, localID string, in childIntent, remoteID string, created bool) error {

@@ -262,7 +262,10 @@ func (w *crashWorld) engineN(hc *http.Client, n int) *contactsync.Engine {
 	opts := []contacts.Option{contacts.WithBaseURL(w.front.URL), contacts.WithHTTPClient(hc),
 		contacts.WithRetryPolicy(contacts.RetryPolicy{MaxRetries: 3, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: time.Second})}
 	eng, err := contactsync.NewEngine(w.srv.Client(opts...), w.store, engineMapping(w.t),
-		contactsync.WithConcurrency(n), contactsync.WithClock(func() time.Time { return crashClock }))
+		contactsync.WithConcurrency(n), contactsync.WithClock(func() time.Time { return crashClock }),
+		// restart waits for the dead run's requests to reach the server:
+		// nothing is in flight, nothing to wait for.
+		contactsync.WithResolveGrace(0))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"iter"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,9 @@ type Engine struct {
 	refresh     bool
 	dryRun      bool
 	grace       time.Duration
+	attempts    int
+	rounds      int
+	roundPause  time.Duration
 	logger      *slog.Logger
 	metrics     Metrics
 	progress    func(Progress)
@@ -145,13 +149,38 @@ func WithDailyBudget(calls, reserve int) Option {
 func WithRefreshRelated(on bool) Option { return func(e *Engine) { e.refresh = on } }
 
 // WithResolveGrace makes the engine wait, before it looks up a create left
-// pending by a crashed run, until the create is at least d old (default 0).
+// pending by an earlier run that crashed, until the create is at least d
+// old (default contacts.DefaultTimeout, the SDK's per-attempt timeout).
 // The API cannot deduplicate a repeated create of a task or note (or of a
 // contact where duplicates are allowed), and a request sent just before a
-// crash may still reach the API after a quick restart; set d to the HTTP
-// client's timeout (contacts.DefaultTimeout) where processes restart
-// within seconds of a crash.
+// crash may still reach the API after a quick restart. Set it to your HTTP
+// client's timeout if you changed that; 0 only where nothing can still be
+// in flight (a test that waited for its server).
 func WithResolveGrace(d time.Duration) Option { return func(e *Engine) { e.grace = max(d, 0) } }
+
+// WithCreateAttempts sets how many times one run sends the create of a
+// contact, task or note that failed without a clear answer (a 5xx, a lost
+// connection, a 422 from a create that may have happened), looking the
+// record up before each new attempt so that a create that did happen is
+// linked, never repeated, or that was refused with a 429 the SDK's own
+// retries did not outlast (default 3, at least 1). Tag adds, idempotent,
+// are repeated as many times. A create still failing after that waits for
+// the run's retry rounds (WithRetryRounds), then for the next run. Each
+// attempt after the first costs a look-up and a create; raise it where
+// the network or the API is known to fail often.
+func WithCreateAttempts(n int) Option { return func(e *Engine) { e.attempts = max(n, 1) } }
+
+// WithRetryRounds sets how many times a run goes back, after its pass over
+// the changes, to the changes that failed for a passing reason (a 5xx, a
+// lost connection, a 429 the SDK's retries did not outlast), waiting
+// pause times the round before each (default 2 rounds, 2 s). The changes
+// of a member are applied in order: once one of them fails that way, the
+// member's later changes wait with it. Up to 10,000 members wait per
+// round; a change still failing after the last round is a failure of the
+// run, left to the next. 0 rounds: failures are reported at once.
+func WithRetryRounds(n int, pause time.Duration) Option {
+	return func(e *Engine) { e.rounds, e.roundPause = max(n, 0), max(pause, 0) }
+}
 
 // WithDryRun makes runs plan their writes without sending any
 // (Report.Planned lists them) and without changing the store.
@@ -186,7 +215,7 @@ func NewEngine(client *contacts.Client, store StateStore, mapping *Mapping, opts
 		return nil, errors.New("contactsync: the client needs a default location (contacts.WithLocationID)")
 	}
 	e := &Engine{client: client, store: store, mapping: mapping, deletion: ArchiveWithTag(DefaultArchiveTag),
-		welcome: defaultWelcome, concurrency: 4, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now}
+		welcome: defaultWelcome, concurrency: 4, grace: contacts.DefaultTimeout, attempts: 3, rounds: 2, roundPause: 2 * time.Second, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now}
 	e.own = Ownership{Written: true}
 	for _, o := range opts {
 		o(e)
@@ -240,7 +269,45 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 		}
 	}
 
-	queues := make([]chan Change, e.concurrency)
+	r.retrying = e.rounds > 0 && !e.dryRun
+	inputErr := r.passErr(ctx, changes)
+	for round := 1; r.retrying && inputErr == nil && ctx.Err() == nil; round++ {
+		later := r.takeDeferred()
+		if len(later) == 0 {
+			break
+		}
+		r.retrying = round < e.rounds
+		e.logger.Info("contactsync: retrying failed changes", "run", r.report.RunID, "round", round, "changes", len(later))
+		if !sleepCtx(ctx, time.Duration(round)*e.roundPause) {
+			break
+		}
+		r.round = round
+		_ = r.pass(ctx, slices.Values(later))
+	}
+	r.failDeferred()
+
+	err := inputErr
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	r.finish(err)
+	return r.report, err
+}
+
+// pass processes changes on the engine's workers, a member's changes in
+// order on one worker.
+func (r *run) pass(ctx context.Context, changes iter.Seq[Change]) error {
+	return r.passErr(ctx, func(yield func(Change, error) bool) {
+		for ch := range changes {
+			if !yield(ch, nil) {
+				return
+			}
+		}
+	})
+}
+
+func (r *run) passErr(ctx context.Context, changes iter.Seq2[Change, error]) error {
+	queues := make([]chan Change, r.e.concurrency)
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan Change, 16)
@@ -268,13 +335,97 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 		close(q)
 	}
 	wg.Wait()
+	return inputErr
+}
 
-	err := inputErr
-	if err == nil && ctx.Err() != nil {
-		err = context.Cause(ctx)
+// maxDeferred bounds the members whose changes wait for a retry round.
+const maxDeferred = 10_000
+
+// deferred is a change waiting for a retry round, with the error that
+// failed it (or, for a later change of the same member, that it waits).
+type deferred struct {
+	ch  Change
+	err error
+}
+
+// passing reports whether err may pass by itself: a 5xx, a lost
+// connection or a timeout, a 429.
+func passing(err error) bool {
+	var te *contacts.TransportError
+	return errors.Is(err, contacts.ErrServer) || errors.Is(err, contacts.ErrRateLimited) || errors.As(err, &te)
+}
+
+// deferChange sets ch aside for the next retry round if it failed for a
+// passing reason, or if an earlier change of its member waits; it reports
+// whether it did.
+func (r *run) deferChange(ch Change, err error) bool {
+	if !r.retrying {
+		return false
 	}
-	r.finish(err)
-	return r.report, err
+	id := ch.MemberID()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, waiting := r.waiting[id]
+	switch {
+	case waiting:
+	case err == nil || !passing(err) || len(r.waiting) >= maxDeferred:
+		return false
+	}
+	if r.waiting == nil {
+		r.waiting = map[string]bool{}
+	}
+	r.waiting[id] = true
+	r.later = append(r.later, deferred{ch: ch, err: err})
+	if _, ok := ch.(MemberUpserted); ok && err != nil {
+		r.report.Members-- // mapped, counted, and counted again when retried
+	}
+	return true
+}
+
+// takeDeferred returns the changes set aside, in order, and clears them.
+func (r *run) takeDeferred() []Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Change, len(r.later))
+	for i, d := range r.later {
+		out[i] = d.ch
+	}
+	r.later, r.waiting = nil, nil
+	return out
+}
+
+// failDeferred reports the changes still set aside (the run stopped
+// before their round) as failures.
+func (r *run) failDeferred() {
+	r.mu.Lock()
+	later := r.later
+	r.later, r.waiting = nil, nil
+	r.mu.Unlock()
+	for _, d := range later {
+		if d.err != nil {
+			r.fail(d.ch.MemberID(), d.err)
+		}
+		r.mu.Lock()
+		r.report.Changes++
+		if _, ok := d.ch.(MemberUpserted); ok && d.err != nil {
+			r.report.Members++
+		}
+		r.mu.Unlock()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func shard(id string, n int) int {
@@ -292,6 +443,10 @@ type run struct {
 	mu        sync.Mutex // guards report's slices and counters below
 	processed int
 	settled   map[string]bool // members created or linked this run by resolving an intent
+	retrying  bool            // failures for passing reasons wait for a retry round
+	round     int             // the retry round running (0: the first pass); set between passes
+	waiting   map[string]bool // members with changes set aside
+	later     []deferred      // changes set aside, in order
 	apiCalls  atomic.Int64
 }
 
@@ -339,6 +494,9 @@ func storeErr(err error) error {
 }
 
 func (r *run) process(ctx context.Context, ch Change) {
+	if r.deferChange(ch, nil) {
+		return // an earlier change of the member waits for a retry round
+	}
 	var err error
 	switch c := ch.(type) {
 	case MemberUpserted:
@@ -357,9 +515,12 @@ func (r *run) process(ctx context.Context, ch Change) {
 		err = fmt.Errorf("contactsync: unknown change %T", ch)
 	}
 	if err != nil {
-		if fatal(err) {
+		switch {
+		case fatal(err):
 			r.stop(err)
-		} else {
+		case r.deferChange(ch, err):
+			return
+		default:
 			r.fail(ch.MemberID(), err)
 		}
 	}
@@ -518,6 +679,7 @@ func (e *Engine) count(name string, delta int64) {
 // memberIntent is the data of a member create intent: enough to find the
 // contact again, or to create it if the write never happened.
 type memberIntent struct {
+	Run      string                 `json:"run,omitempty"` // the run that sent the create
 	Email    string                 `json:"email,omitempty"`
 	Phone    string                 `json:"phone,omitempty"`
 	Body     contacts.ContactCreate `json:"body"`
@@ -580,16 +742,17 @@ func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link,
 		}
 		return r.updateContact(ctx, m, mapped, link)
 	}
-	in := memberIntent{Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags, UpdatedAt: m.UpdatedAt}
+	in := memberIntent{Run: r.report.RunID, Email: mapped.Fields["email"], Phone: mapped.Fields["phone"], Body: body, Hash: mapped.Hash(), Snapshot: snapshot, Tags: mapped.Tags, UpdatedAt: m.UpdatedAt}
 	if err := r.putIntent(ctx, key, KindMember, m.ID, "create", in); err != nil {
 		return Link{}, err
 	}
-	return r.create(ctx, m.ID, key, in, true)
+	return r.create(ctx, m.ID, key, in, r.e.attempts)
 }
 
 // create sends a contact create recorded in intent key and links the
-// result. retry allows one more create when the first provably failed.
-func (r *run) create(ctx context.Context, memberID, key string, in memberIntent, retry bool) (Link, error) {
+// result. attempts bounds the creates sent, this one included, while
+// look-ups show that the earlier ones did not create it.
+func (r *run) create(ctx context.Context, memberID, key string, in memberIntent, attempts int) (Link, error) {
 	var c *contacts.Contact
 	err := r.call(func(o ...contacts.RequestOption) (err error) {
 		c, err = r.e.client.Contacts.Create(ctx, in.Body, o...)
@@ -622,9 +785,12 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		return Link{}, err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return Link{}, err // the intent stays: the next run resolves it
-	case errors.Is(err, contacts.ErrRateLimited):
+	case errors.Is(err, contacts.ErrRateLimited) && attempts > 1:
 		// A 429 means the API did not process the create (and the SDK
-		// already retried it): nothing to look up, nothing pending.
+		// already retried it): nothing to look up; try again.
+		return r.create(ctx, memberID, key, in, attempts-1)
+	case errors.Is(err, contacts.ErrRateLimited):
+		// Nothing was created: nothing is pending.
 		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
 			return Link{}, storeErr(derr)
 		}
@@ -640,7 +806,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	if found != "" {
 		return r.linkExisting(ctx, memberID, key, in, found)
 	}
-	if errors.Is(err, contacts.ErrValidation) || !retry {
+	if errors.Is(err, contacts.ErrValidation) || attempts <= 1 {
 		if errors.Is(err, contacts.ErrValidation) {
 			if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
 				return Link{}, storeErr(derr)
@@ -648,7 +814,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		}
 		return Link{}, fmt.Errorf("creating the contact: %w", err)
 	}
-	return r.create(ctx, memberID, key, in, false)
+	return r.create(ctx, memberID, key, in, attempts-1)
 }
 
 // resolveEarlier resolves the create intent key left by an earlier attempt
@@ -758,11 +924,21 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 	return last, nil
 }
 
+// addTags adds tags to a contact. The SDK does not repeat a POST that
+// failed without a clear answer; adding tags is idempotent, so the engine
+// does, up to its create attempts.
 func (r *run) addTags(ctx context.Context, contactID string, tags []string) error {
-	return r.call(func(o ...contacts.RequestOption) error {
-		_, err := r.e.client.Tags.Add(ctx, contactID, tags, o...)
-		return err
-	})
+	var err error
+	for range r.e.attempts {
+		err = r.call(func(o ...contacts.RequestOption) error {
+			_, err := r.e.client.Tags.Add(ctx, contactID, tags, o...)
+			return err
+		})
+		if err == nil || !passing(err) || fatal(err) {
+			return err
+		}
+	}
+	return err
 }
 
 func (r *run) removeTags(ctx context.Context, contactID string, tags []string) error {
@@ -796,7 +972,9 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 				return Link{}, storeErr(err)
 			}
 		}
-		if !r.wasSettled(m.ID) {
+		// In a retry round the member's write was committed and counted
+		// by the pass that then failed on something else (a tag, a task).
+		if !r.wasSettled(m.ID) && r.round == 0 {
 			r.add(&r.report.Unchanged, 1)
 		}
 		return link, nil

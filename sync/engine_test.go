@@ -51,6 +51,10 @@ func newWorld(t *testing.T, opts ...contactsync.Option) *world {
 	if _, err := srv.AddCustomField(srv.LocationID(), "membership_plan"); err != nil {
 		t.Fatal(err)
 	}
+	// The tests' crashes (a transport failing a request, a cancelled run)
+	// leave nothing in flight: no grace to wait out before resolving.
+	// Options given override it.
+	opts = append([]contactsync.Option{contactsync.WithResolveGrace(0)}, opts...)
 	w := &world{t: t, srv: srv, store: contactsync.NewMemoryStore(), opts: opts}
 	w.client = srv.Client(contacts.WithRetryPolicy(contacts.RetryPolicy{MaxRetries: 3, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: time.Second}))
 	w.eng = w.engine(w.client)
@@ -494,12 +498,10 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func TestResolveGraceWaitsForInFlightCreates(t *testing.T) {
-	t.Parallel()
-	// A create that reached the API after the crashed run gave up on it is
-	// found, not repeated, when the engine waits out the grace period.
-	w := newWorld(t)
-	now := time.Now()
+// putCrashedCreate stores the create intent a crashed run left for member
+// m-late (late@example.com), sent at created, and returns its body.
+func putCrashedCreate(t *testing.T, w *world, created time.Time) contacts.ContactCreate {
+	t.Helper()
 	mapped, err := engineMapping(t).Apply(contactsync.Member{ID: "m-late", Fields: map[string]any{"first_name": "Late", "email": "late@example.com"}})
 	if err != nil {
 		t.Fatal(err)
@@ -509,9 +511,18 @@ func TestResolveGraceWaitsForInFlightCreates(t *testing.T) {
 	bodyJSON, _ := json.Marshal(body)
 	data := fmt.Sprintf(`{"email":"late@example.com","body":%s,"hash":%q,"snapshot":%s}`, bodyJSON, mapped.Hash(), snapshot)
 	if err := w.store.PutIntent(context.Background(), contactsync.Intent{Key: "create/member/m-late", Kind: contactsync.KindMember,
-		LocalID: "m-late", Op: "create", Data: []byte(data), CreatedAt: now}); err != nil {
+		LocalID: "m-late", Op: "create", Data: []byte(data), CreatedAt: created}); err != nil {
 		t.Fatal(err)
 	}
+	return body
+}
+
+func TestResolveGraceWaitsForInFlightCreates(t *testing.T) {
+	t.Parallel()
+	// A create that reached the API after the crashed run gave up on it is
+	// found, not repeated, when the engine waits out the grace period.
+	w := newWorld(t)
+	body := putCrashedCreate(t, w, time.Now())
 	// The in-flight request lands shortly after the restart; the grace
 	// period is far longer than that delay, so the test does not depend
 	// on scheduling.
@@ -543,5 +554,35 @@ func TestTagChangeOfAContactDeletedInTheCRMRecreatesIt(t *testing.T) {
 	got := w.byEmail("member0@example.com")
 	if rep.Failed != 0 || len(got) != 1 || got[0].ID == old.ID || !slices.Equal(got[0].Tags, []string{"gold", "member"}) {
 		t.Fatalf("contacts %+v\n%s", got, rep)
+	}
+}
+
+// TestResolveGraceIsOnByDefault: without WithResolveGrace the engine waits
+// until a crashed run's create is contacts.DefaultTimeout old before
+// looking it up (the clock is set 200 ms short of that, so the test waits
+// 200 ms), and the create still in flight is found, not repeated.
+func TestResolveGraceIsOnByDefault(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	created := time.Now().Add(-time.Hour)
+	body := putCrashedCreate(t, w, created)
+	landed := make(chan struct{})
+	go func() {
+		defer close(landed)
+		time.Sleep(20 * time.Millisecond)
+		w.client.Contacts.Create(context.Background(), body)
+	}()
+	clock := created.Add(contacts.DefaultTimeout - 200*time.Millisecond)
+	eng, err := contactsync.NewEngine(w.client, w.store, engineMapping(t), contactsync.WithClock(func() time.Time { return clock }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eng.Apply(context.Background(), changes())
+	<-landed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.byEmail("late@example.com")); n != 1 || rep.Linked != 1 {
+		t.Fatalf("contacts = %d\n%s", n, rep)
 	}
 }

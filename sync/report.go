@@ -195,7 +195,14 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 	if in.Op == "create" {
 		// A create sent just before a crash may still be on its way to the
 		// API: looking it up too early would miss it and create it again.
-		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); wait > 0 {
+		// (This run's own failed creates were answered, or timed out a
+		// retry round ago.)
+		var sent struct {
+			Run string `json:"run"`
+		}
+		_ = json.Unmarshal(in.Data, &sent)
+		earlier := sent.Run != r.report.RunID
+		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); earlier && wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -218,7 +225,7 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 		if found != "" {
 			_, err = r.linkExisting(ctx, in.LocalID, in.Key, mi, found)
 		} else {
-			_, err = r.create(ctx, in.LocalID, in.Key, mi, true)
+			_, err = r.create(ctx, in.LocalID, in.Key, mi, r.e.attempts)
 		}
 		if err == nil {
 			r.settle(in.LocalID)
@@ -236,7 +243,7 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 		if found != "" {
 			return r.commitChild(ctx, in.Key, in.LocalID, ci, found, true)
 		}
-		return r.createChild(ctx, in.Key, in.LocalID, ci, true)
+		return r.createChild(ctx, in.Key, in.LocalID, ci, r.e.attempts)
 	case in.Kind == KindMember && (in.Op == "update" || in.Op == "tags") && len(in.Data) > 0:
 		return r.resolveTagAdds(ctx, in)
 	case in.Kind == KindMember && (in.Op == "delete" || in.Op == "tag" || in.Op == "dnd" || in.Op == "field"):

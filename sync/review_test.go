@@ -85,7 +85,7 @@ func TestArchiveTagIsNotACRMTag(t *testing.T) {
 // inbound side reports it to GymFlow as a tag added in the CRM).
 func TestAddedTagsStayOwnedWhenTheCommitFails(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newWorld(t, contactsync.WithRetryRounds(0, 0)) // the failure must end the run
 	m := member(1)
 	m.Tags = []string{"member", "trial"}
 	w.sync([]contactsync.Member{m})
