@@ -586,3 +586,31 @@ func TestResolveGraceIsOnByDefault(t *testing.T) {
 		t.Fatalf("contacts = %d\n%s", n, rep)
 	}
 }
+
+// TestMembersStreamWithBoundedLookahead: a batch is read from its iterator
+// only as fast as the workers sync it — never more than the workers' queues
+// (4 × 16) and the members in hand ahead of the API — so the engine's
+// memory does not grow with the batch.
+func TestMembersStreamWithBoundedLookahead(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, contactsync.WithConcurrency(4))
+	const n, bound = 2000, 4*16 + 4 + 2
+	yielded, maxAhead := 0, 0
+	members := func(yield func(contactsync.Member, error) bool) {
+		for m, err := range generated(n, false) {
+			maxAhead = max(maxAhead, yielded-w.srv.RequestCount())
+			yielded++
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
+	rep, err := w.eng.SyncMembers(context.Background(), members)
+	if err != nil || rep.Created != n {
+		t.Fatalf("%v\n%s", err, rep)
+	}
+	if maxAhead > bound {
+		t.Errorf("the engine read %d members ahead of the API, want at most %d", maxAhead, bound)
+	}
+	t.Logf("read at most %d members ahead of the API", maxAhead)
+}

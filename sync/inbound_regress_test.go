@@ -309,3 +309,51 @@ func TestClockSkewWindowConfirmsWithAFreshRead(t *testing.T) {
 		t.Fatalf("change = %#v", got[0])
 	}
 }
+
+// TestReconciliationDeliversALostUpdate: with webhooks lost and no
+// incremental scan in between (a receiver that was down, polling not
+// scheduled), the scheduled reconciliation alone delivers the CRM's edit
+// and the deletion, each once.
+func TestReconciliationDeliversALostUpdate(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, apiWins())
+	tw.sync(members(3))
+	tw.deliver()
+	tw.sink.take()
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1})
+	edited := tw.byEmail("member2@example.com")[0]
+	if _, err := tw.srv.CRM().UpdateContact(edited.ID, func(x *contactstest.Contact) { x.LastName = "Lost" }); err != nil {
+		t.Fatal(err)
+	}
+	gone := tw.byEmail("member1@example.com")[0]
+	if err := tw.srv.CRM().DeleteContact(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	tw.deliver()
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Fatalf("dropped webhooks were delivered: %#v", got)
+	}
+	if _, err := tw.in.Reconcile(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	var changed, deleted []string
+	for _, ch := range tw.sink.take() {
+		switch c := ch.(type) {
+		case contactsync.ContactChanged:
+			changed = append(changed, c.MemberID+":"+c.Fields["lastName"])
+		case contactsync.ContactDeleted:
+			deleted = append(deleted, c.MemberID)
+		default:
+			t.Errorf("unexpected %#v", ch)
+		}
+	}
+	if !slices.Equal(changed, []string{"m0002:Lost"}) || !slices.Equal(deleted, []string{"m0001"}) {
+		t.Errorf("changed %v, deleted %v", changed, deleted)
+	}
+	if _, err := tw.in.Reconcile(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := tw.sink.take(); len(got) != 0 {
+		t.Errorf("a second reconciliation delivered %#v", got)
+	}
+}

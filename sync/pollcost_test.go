@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -165,9 +164,7 @@ func TestPollingFitsTheBudget(t *testing.T) {
 // TestPollingCostTable prints the cost for several sizes and numbers of
 // locations; it runs only with CONTACTSYNC_LONG=1 (see BENCHMARKS.md).
 func TestPollingCostTable(t *testing.T) {
-	if os.Getenv("CONTACTSYNC_LONG") == "" {
-		return
-	}
+	skipUnlessLong(t) // a measurement; TestPollingFitsTheBudget is its check
 	for _, c := range []struct{ n, active, m int }{
 		{1000, 0, 1}, {1000, 100, 1}, {1000, 500, 1},
 		{10000, 0, 1}, {10000, 100, 1}, {10000, 250, 1}, {10000, 500, 1},
