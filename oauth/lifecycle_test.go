@@ -368,12 +368,23 @@ func TestRevokedAppFallsBackToAgency(t *testing.T) {
 			}
 			return base.RoundTrip(r)
 		})}
-		_, err := oauth.NewSource(ctx, &cfg, e.store, e.key, oauth.WithClock(e.clock.Now), oauth.WithAgencyFallback(agencyKey)).Current(ctx)
+		src := oauth.NewSource(ctx, &cfg, e.store, e.key, oauth.WithClock(e.clock.Now), oauth.WithAgencyFallback(agencyKey))
+		_, err := src.Current(ctx)
 		if !errors.Is(err, oauth.ErrAppRevoked) || !errors.Is(err, oauth.ErrInvalidGrant) {
 			t.Fatalf("err = %v, want ErrAppRevoked (and ErrInvalidGrant)", err)
 		}
 		if exchanged.Load() != 1 {
 			t.Errorf("location token exchanges %d, want 1: the fallback applies to a revoked app", exchanged.Load())
+		}
+		// The next call at once gets the same answer without asking the
+		// token endpoint again; after the back-off, it asks again.
+		requests := len(e.srv.Requests())
+		if _, err2 := src.Current(ctx); !errors.Is(err2, oauth.ErrAppRevoked) || len(e.srv.Requests()) != requests {
+			t.Errorf("an immediate retry: err %v, %d more requests, want the remembered error and none", err2, len(e.srv.Requests())-requests)
+		}
+		e.clock.Advance(time.Minute)
+		if _, err3 := src.Current(ctx); !errors.Is(err3, oauth.ErrAppRevoked) || exchanged.Load() != 2 {
+			t.Errorf("after the back-off: err %v, %d exchanges, want ErrAppRevoked after a second exchange", err3, exchanged.Load())
 		}
 		if after := e.stored(t); after.RefreshToken != before.RefreshToken || after.Version != before.Version {
 			t.Errorf("a failed fallback changed the stored token: %v, was %v", after, before)

@@ -235,7 +235,13 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 				// The fallback failed too (an uninstalled app, say, is gone
 				// for the agency as well): the error still matches the
 				// refresh's (ErrAppRevoked, ErrInvalidGrant, …).
-				return Token{}, fmt.Errorf("%w (after the location's own refresh failed: %w)", ferr, err)
+				ferr = fmt.Errorf("%w (after the location's own refresh failed: %w)", ferr, err)
+				if errors.Is(err, ErrInvalidGrant) {
+					// The refresh token stays refused: like a refused
+					// refresh without a fallback, do not ask again at once.
+					s.failure = &failure{err: ferr, version: t.Version, until: s.now().Add(failureBackoff)}
+				}
+				return Token{}, ferr
 			}
 			return got, ferr
 		}
