@@ -191,9 +191,6 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 		return r.commitChild(ctx, key, localID, in, remoteID, true)
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || fatal(err):
 		return err // the intent stays: the next run resolves it
-	case errors.Is(err, contacts.ErrRateLimited) && attempts > 1:
-		// Not processed (and the SDK already retried it): try again.
-		return r.createChild(ctx, key, localID, in, attempts-1)
 	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound) || errors.Is(err, contacts.ErrRateLimited):
 		// Refused (a 429 included): the API did not create it.
 		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {

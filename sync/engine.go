@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"iter"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,22 +161,25 @@ func WithResolveGrace(d time.Duration) Option { return func(e *Engine) { e.grace
 // contact, task or note that failed without a clear answer (a 5xx, a lost
 // connection, a 422 from a create that may have happened), looking the
 // record up before each new attempt so that a create that did happen is
-// linked, never repeated, or that was refused with a 429 the SDK's own
-// retries did not outlast (default 3, at least 1). Tag adds, idempotent,
-// are repeated as many times. A create still failing after that waits for
+// linked, never repeated (default 3, at least 1). Tag adds, idempotent,
+// are repeated as many times. A 429 is not: the SDK has waited and
+// retried it already, and the retry rounds come back to it after a pause. A create still failing after that waits for
 // the run's retry rounds (WithRetryRounds), then for the next run. Each
 // attempt after the first costs a look-up and a create; raise it where
 // the network or the API is known to fail often.
 func WithCreateAttempts(n int) Option { return func(e *Engine) { e.attempts = max(n, 1) } }
 
 // WithRetryRounds sets how many times a run goes back, after its pass over
-// the changes, to the changes that failed for a passing reason (a 5xx, a
-// lost connection, a 429 the SDK's retries did not outlast), waiting
-// pause times the round before each (default 2 rounds, 2 s). The changes
-// of a member are applied in order: once one of them fails that way, the
-// member's later changes wait with it. Up to 10,000 members wait per
-// round; a change still failing after the last round is a failure of the
-// run, left to the next. 0 rounds: failures are reported at once.
+// the changes (once the sequence given to Apply ends), to the changes that
+// failed for a passing reason (a 5xx, a lost connection, a 429 the SDK's
+// retries did not outlast), waiting pause times the round before each
+// (default 2 rounds, 2 s). The changes of a member are applied in order:
+// once one of them fails that way, the member's later changes wait with
+// it. Up to 10,000 members and 100,000 changes wait; past that, a failure
+// is reported at once, and a change that would overtake its member's
+// waiting one is failed instead. A change still failing after the last
+// round, or when the run stops, is a failure of the run, left to the
+// next. 0 rounds: failures are reported at once.
 func WithRetryRounds(n int, pause time.Duration) Option {
 	return func(e *Engine) { e.rounds, e.roundPause = max(n, 0), max(pause, 0) }
 }
@@ -270,21 +272,17 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	}
 
 	r.retrying = e.rounds > 0 && !e.dryRun
-	inputErr := r.passErr(ctx, changes)
-	for round := 1; r.retrying && inputErr == nil && ctx.Err() == nil; round++ {
-		later := r.takeDeferred()
-		if len(later) == 0 {
-			break
+	inputErr := r.pass(ctx, func(yield func(item, error) bool) {
+		for ch, err := range changes {
+			if !yield(item{ch: ch}, err) {
+				return
+			}
 		}
-		r.retrying = round < e.rounds
-		e.logger.Info("contactsync: retrying failed changes", "run", r.report.RunID, "round", round, "changes", len(later))
-		if !sleepCtx(ctx, time.Duration(round)*e.roundPause) {
-			break
-		}
-		r.round = round
-		_ = r.pass(ctx, slices.Values(later))
+	})
+	if inputErr == nil {
+		r.retryRounds(ctx)
 	}
-	r.failDeferred()
+	r.abandonDeferred()
 
 	err := inputErr
 	if err == nil && ctx.Err() != nil {
@@ -292,140 +290,6 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	}
 	r.finish(err)
 	return r.report, err
-}
-
-// pass processes changes on the engine's workers, a member's changes in
-// order on one worker.
-func (r *run) pass(ctx context.Context, changes iter.Seq[Change]) error {
-	return r.passErr(ctx, func(yield func(Change, error) bool) {
-		for ch := range changes {
-			if !yield(ch, nil) {
-				return
-			}
-		}
-	})
-}
-
-func (r *run) passErr(ctx context.Context, changes iter.Seq2[Change, error]) error {
-	queues := make([]chan Change, r.e.concurrency)
-	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan Change, 16)
-		wg.Go(func() {
-			for ch := range queues[i] {
-				if ctx.Err() != nil {
-					continue // drain
-				}
-				r.process(ctx, ch)
-			}
-		})
-	}
-	var inputErr error
-	for ch, err := range changes {
-		if err != nil {
-			inputErr = fmt.Errorf("contactsync: reading changes: %w", err)
-			break
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		queues[shard(ch.MemberID(), len(queues))] <- ch
-	}
-	for _, q := range queues {
-		close(q)
-	}
-	wg.Wait()
-	return inputErr
-}
-
-// maxDeferred bounds the members whose changes wait for a retry round.
-const maxDeferred = 10_000
-
-// deferred is a change waiting for a retry round, with the error that
-// failed it (or, for a later change of the same member, that it waits).
-type deferred struct {
-	ch  Change
-	err error
-}
-
-// passing reports whether err may pass by itself: a 5xx, a lost
-// connection or a timeout, a 429.
-func passing(err error) bool {
-	var te *contacts.TransportError
-	return errors.Is(err, contacts.ErrServer) || errors.Is(err, contacts.ErrRateLimited) || errors.As(err, &te)
-}
-
-// deferChange sets ch aside for the next retry round if it failed for a
-// passing reason, or if an earlier change of its member waits; it reports
-// whether it did.
-func (r *run) deferChange(ch Change, err error) bool {
-	if !r.retrying {
-		return false
-	}
-	id := ch.MemberID()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, waiting := r.waiting[id]
-	switch {
-	case waiting:
-	case err == nil || !passing(err) || len(r.waiting) >= maxDeferred:
-		return false
-	}
-	if r.waiting == nil {
-		r.waiting = map[string]bool{}
-	}
-	r.waiting[id] = true
-	r.later = append(r.later, deferred{ch: ch, err: err})
-	if _, ok := ch.(MemberUpserted); ok && err != nil {
-		r.report.Members-- // mapped, counted, and counted again when retried
-	}
-	return true
-}
-
-// takeDeferred returns the changes set aside, in order, and clears them.
-func (r *run) takeDeferred() []Change {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Change, len(r.later))
-	for i, d := range r.later {
-		out[i] = d.ch
-	}
-	r.later, r.waiting = nil, nil
-	return out
-}
-
-// failDeferred reports the changes still set aside (the run stopped
-// before their round) as failures.
-func (r *run) failDeferred() {
-	r.mu.Lock()
-	later := r.later
-	r.later, r.waiting = nil, nil
-	r.mu.Unlock()
-	for _, d := range later {
-		if d.err != nil {
-			r.fail(d.ch.MemberID(), d.err)
-		}
-		r.mu.Lock()
-		r.report.Changes++
-		if _, ok := d.ch.(MemberUpserted); ok && d.err != nil {
-			r.report.Members++
-		}
-		r.mu.Unlock()
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func shard(id string, n int) int {
@@ -444,7 +308,6 @@ type run struct {
 	processed int
 	settled   map[string]bool // members created or linked this run by resolving an intent
 	retrying  bool            // failures for passing reasons wait for a retry round
-	round     int             // the retry round running (0: the first pass); set between passes
 	waiting   map[string]bool // members with changes set aside
 	later     []deferred      // changes set aside, in order
 	apiCalls  atomic.Int64
@@ -493,10 +356,13 @@ func storeErr(err error) error {
 	return fmt.Errorf("%w: %w", errStore, err)
 }
 
-func (r *run) process(ctx context.Context, ch Change) {
-	if r.deferChange(ch, nil) {
+func (r *run) process(ctx context.Context, it item) {
+	ch := it.ch
+	a := &attempt{prev: it.prev}
+	if r.hold(it, nil, a) {
 		return // an earlier change of the member waits for a retry round
 	}
+	ctx = context.WithValue(ctx, attemptKey{}, a)
 	var err error
 	switch c := ch.(type) {
 	case MemberUpserted:
@@ -518,12 +384,17 @@ func (r *run) process(ctx context.Context, ch Change) {
 		switch {
 		case fatal(err):
 			r.stop(err)
-		case r.deferChange(ch, err):
+		case r.hold(it, err, a):
 			return
 		default:
 			r.fail(ch.MemberID(), err)
 		}
 	}
+	r.done()
+}
+
+// done counts a change as processed and reports progress.
+func (r *run) done() {
 	r.mu.Lock()
 	r.processed++
 	r.report.Changes++
@@ -701,7 +572,12 @@ func (r *run) upsertMember(ctx context.Context, m Member) error {
 	if err != nil {
 		return err
 	}
-	r.add(&r.report.Members, 1)
+	if a := attemptOf(ctx); a == nil || !a.prev.counted {
+		r.add(&r.report.Members, 1)
+	}
+	if a := attemptOf(ctx); a != nil {
+		a.counted = true
+	}
 	link, err := r.e.store.Link(ctx, KindMember, m.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -728,7 +604,7 @@ func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link,
 	}
 	if r.e.dryRun {
 		r.plan(m.ID, "create contact", body)
-		r.add(&r.report.Created, 1)
+		r.outcome(ctx, &r.report.Created)
 		r.add(&r.report.TagsAdded, len(mapped.Tags))
 		return Link{Kind: KindMember, LocalID: m.ID}, nil
 	}
@@ -766,7 +642,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		if err := r.e.store.Commit(ctx, link, key); err != nil {
 			return Link{}, storeErr(err)
 		}
-		r.add(&r.report.Created, 1)
+		r.outcome(ctx, &r.report.Created)
 		r.add(&r.report.TagsAdded, len(in.Tags))
 		r.e.count("contacts_created_total", 1)
 		return link, nil
@@ -785,12 +661,11 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		return Link{}, err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return Link{}, err // the intent stays: the next run resolves it
-	case errors.Is(err, contacts.ErrRateLimited) && attempts > 1:
-		// A 429 means the API did not process the create (and the SDK
-		// already retried it): nothing to look up; try again.
-		return r.create(ctx, memberID, key, in, attempts-1)
 	case errors.Is(err, contacts.ErrRateLimited):
-		// Nothing was created: nothing is pending.
+		// A 429 means the API did not process the create, and the SDK
+		// already waited and retried: nothing is pending, and sending it
+		// again at once would only add load (a retry round, after a
+		// pause, will).
 		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
 			return Link{}, storeErr(derr)
 		}
@@ -833,7 +708,9 @@ func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err er
 	if err := r.resolve(ctx, in); err != nil {
 		return false, fmt.Errorf("resolving a pending create: %w", err)
 	}
-	r.add(&r.report.Resolved, 1)
+	if sentBy(in) != r.report.RunID { // not a retry of this run's own
+		r.add(&r.report.Resolved, 1)
+	}
 	return true, nil
 }
 
@@ -919,7 +796,7 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 	if err := r.e.store.Commit(ctx, last, key); err != nil {
 		return Link{}, storeErr(err)
 	}
-	r.add(&r.report.Linked, 1)
+	r.outcome(ctx, &r.report.Linked)
 	r.e.count("contacts_linked_total", 1)
 	return last, nil
 }
@@ -934,7 +811,7 @@ func (r *run) addTags(ctx context.Context, contactID string, tags []string) erro
 			_, err := r.e.client.Tags.Add(ctx, contactID, tags, o...)
 			return err
 		})
-		if err == nil || !passing(err) || fatal(err) {
+		if err == nil || !passing(err) || fatal(err) || errors.Is(err, contacts.ErrRateLimited) {
 			return err
 		}
 	}
@@ -972,10 +849,10 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 				return Link{}, storeErr(err)
 			}
 		}
-		// In a retry round the member's write was committed and counted
-		// by the pass that then failed on something else (a tag, a task).
-		if !r.wasSettled(m.ID) && r.round == 0 {
-			r.add(&r.report.Unchanged, 1)
+		// Retried, the member's write may have been committed and counted
+		// by the attempt that then failed on something else (a task).
+		if a := attemptOf(ctx); !r.wasSettled(m.ID) && (a == nil || !a.prev.outcome) {
+			r.outcome(ctx, &r.report.Unchanged)
 		}
 		return link, nil
 	}
@@ -1020,7 +897,7 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 			return Link{}, err
 		}
 	}
-	r.add(&r.report.Updated, 1)
+	r.outcome(ctx, &r.report.Updated)
 	r.e.count("contacts_updated_total", 1)
 	if r.e.dryRun {
 		return link, nil

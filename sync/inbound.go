@@ -67,7 +67,7 @@ func WithUnlinkedContacts() InboundOption { return func(in *Inbound) { in.unlink
 // cursor (default 2 minutes), covering search's eventual consistency.
 func WithPollOverlap(d time.Duration) InboundOption { return func(in *Inbound) { in.overlap = d } }
 
-// WithClockSkew sets how far the API's clock may run behind this
+// WithClockSkew sets how far the API's clock may run ahead of this
 // machine's (default 0). News about a record the outbound sync wrote that
 // differs from what it wrote and is not clearly newer than the write —
 // its time at most d after the write's — may predate the write (a webhook

@@ -191,17 +191,22 @@ func (r *run) resolvePending(ctx context.Context) error {
 	return nil
 }
 
+// sentBy returns the run that recorded a create intent ("" if unknown).
+func sentBy(in Intent) string {
+	var sent struct {
+		Run string `json:"run"`
+	}
+	_ = json.Unmarshal(in.Data, &sent)
+	return sent.Run
+}
+
 func (r *run) resolve(ctx context.Context, in Intent) error {
 	if in.Op == "create" {
 		// A create sent just before a crash may still be on its way to the
 		// API: looking it up too early would miss it and create it again.
 		// (This run's own failed creates were answered, or timed out a
 		// retry round ago.)
-		var sent struct {
-			Run string `json:"run"`
-		}
-		_ = json.Unmarshal(in.Data, &sent)
-		earlier := sent.Run != r.report.RunID
+		earlier := sentBy(in) != r.report.RunID
 		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); earlier && wait > 0 {
 			t := time.NewTimer(wait)
 			select {

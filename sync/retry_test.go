@@ -1,11 +1,16 @@
 package contactsync_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 )
@@ -95,5 +100,111 @@ func TestRetryRoundsEndInAReportedFailure(t *testing.T) {
 		if got := countRequests(w, http.MethodPost, "/contacts/"+cid+"/tags"); got != tc.posts {
 			t.Errorf("rounds %d: %d tag adds sent, want %d", tc.rounds, got, tc.posts)
 		}
+	}
+}
+
+// cancelOnRetry is a slog handler that cancels a run as its first retry
+// round is announced, before the pause.
+type cancelOnRetry struct {
+	slog.Handler
+	cancel context.CancelFunc
+}
+
+func (h cancelOnRetry) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h cancelOnRetry) Handle(_ context.Context, rec slog.Record) error {
+	if strings.Contains(rec.Message, "retrying failed changes") {
+		h.cancel()
+	}
+	return nil
+}
+
+// TestCancelledRetryPauseReportsWhatWaited: a run cancelled in the pause
+// before a retry round reports the changes set aside — the failed one as
+// a failure, the one waiting behind it as processed — and counts the
+// member whose create failed.
+func TestCancelledRetryPauseReportsWhatWaited(t *testing.T) {
+	t.Parallel()
+	run := func(t *testing.T, w *world, cs ...contactsync.Change) *contactsync.Report {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		eng := w.engine(w.client, contactsync.WithRetryRounds(2, time.Hour),
+			contactsync.WithLogger(slog.New(cancelOnRetry{slog.DiscardHandler, cancel})))
+		rep, err := eng.Apply(ctx, changes(cs...))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+		return rep
+	}
+	t.Run("tag change and a member update behind it", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.sync(members(1))
+		cid := w.byEmail("member0@example.com")[0].ID
+		failing(w, http.MethodPost, "/contacts/"+cid+"/tags", 100)
+		m := member(0)
+		m.Fields["last_name"] = "Later"
+		rep := run(t, w, contactsync.TagsChanged{Member: "m0000", Added: []string{"vip"}}, contactsync.MemberUpserted{Member: m})
+		if rep.Failed != 1 || rep.Changes != 2 || rep.Members != 0 {
+			t.Errorf("report:\n%s", rep)
+		}
+	})
+	t.Run("member create", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		failing(w, http.MethodPost, "/contacts/", 3)
+		rep := run(t, w, contactsync.MemberUpserted{Member: member(0)})
+		if rep.Failed != 1 || rep.Changes != 1 || rep.Members != 1 {
+			t.Errorf("report:\n%s", rep)
+		}
+	})
+}
+
+// TestRetriedChangesAreCountedOnce: a lead whose create fails in the first
+// pass is one member, one contact and one welcome task, and not a pending
+// write of an earlier run; a member update that waited behind a failed tag
+// change has its outcome counted.
+func TestRetriedChangesAreCountedOnce(t *testing.T) {
+	t.Parallel()
+	t.Run("lead", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, contactsync.WithRetryRounds(2, 0))
+		failing(w, http.MethodPost, "/contacts/", 3)
+		rep, _ := w.apply(contactsync.LeadSignedUp{Lead: member(0)})
+		if rep.Members != 1 || rep.Created != 1 || rep.WelcomeTasks != 1 || rep.Resolved != 0 || rep.Failed != 0 || rep.Changes != 1 {
+			t.Errorf("report:\n%s", rep)
+		}
+	})
+	t.Run("waiting member update", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, contactsync.WithRetryRounds(2, 0))
+		w.sync(members(1))
+		cid := w.byEmail("member0@example.com")[0].ID
+		failing(w, http.MethodPost, "/contacts/"+cid+"/tags", 3)
+		m := member(0)
+		m.Tags = []string{"member", "vip"}
+		rep, _ := w.apply(contactsync.TagsChanged{Member: "m0000", Added: []string{"vip"}}, contactsync.MemberUpserted{Member: m})
+		outcomes := rep.Created + rep.Linked + rep.Updated + rep.Unchanged
+		if rep.Members != 1 || outcomes != 1 || rep.Failed != 0 || rep.Changes != 2 {
+			t.Errorf("members %d, outcomes %d:\n%s", rep.Members, outcomes, rep)
+		}
+	})
+}
+
+// TestAFatalErrorInARetryRoundReportsWhatWaited: an authorization error
+// in a retry round stops the run; the member's change that waited behind
+// the retried one is counted, not silently dropped.
+func TestAFatalErrorInARetryRoundReportsWhatWaited(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, contactsync.WithRetryRounds(2, 0))
+	w.sync(members(1))
+	cid := w.byEmail("member0@example.com")[0].ID
+	failing(w, http.MethodPost, "/contacts/"+cid+"/tags", 3)
+	w.srv.Script(http.MethodPost, "/contacts/"+cid+"/tags", contactstest.Scripted{Status: http.StatusUnauthorized})
+	m := member(0)
+	m.Fields["last_name"] = "Changed"
+	rep, err := w.eng.Apply(context.Background(), changes(contactsync.TagsChanged{Member: "m0000", Added: []string{"vip"}}, contactsync.MemberUpserted{Member: m}))
+	if !errors.Is(err, contacts.ErrUnauthorized) || rep.Changes != 2 {
+		t.Errorf("err %v\n%s", err, rep)
 	}
 }
