@@ -3,7 +3,9 @@ package contactsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -355,5 +357,119 @@ func TestReconciliationDeliversALostUpdate(t *testing.T) {
 	}
 	if got := tw.sink.take(); len(got) != 0 {
 		t.Errorf("a second reconciliation delivered %#v", got)
+	}
+}
+
+// TestLaggingWebhooksWithTagsOnBothSidesSettle: GymFlow adds and removes
+// its tags and edits last names while the CRM adds its own tags and edits
+// first names, on the same members; the webhooks are processed only every
+// 100 edits, long after later writes. The CRM never removes a tag, so any
+// tag reported removed is a late snapshot undoing the sync's own write,
+// and any of GymFlow's tags reported added likewise. In the end both
+// sides agree and a full sync costs nothing.
+func TestLaggingWebhooksWithTagsOnBothSidesSettle(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	ctx := context.Background()
+	ms := members(20)
+	gym := map[string]contactsync.Member{}
+	for _, m := range ms {
+		gym[m.ID] = m
+	}
+	tw.sync(ms)
+	var pending []contactsync.Change
+	settle := func() {
+		for range 10 {
+			rep := tw.deliver()
+			if _, err := tw.in.PollContacts(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_ = rep
+			for _, ch := range tw.sink.take() {
+				cc, ok := ch.(contactsync.ContactChanged)
+				if !ok || cc.MemberID == "" {
+					continue
+				}
+				for _, tag := range cc.TagsRemoved {
+					t.Errorf("%s: tag %q reported removed (contact has %v)", cc.MemberID, tag, cc.Contact.Tags)
+				}
+				for _, tag := range cc.TagsAdded {
+					if !strings.HasPrefix(tag, "crm-") {
+						t.Errorf("%s: GymFlow's tag %q reported added", cc.MemberID, tag)
+					}
+				}
+				if v, ok := cc.Fields["firstName"]; ok {
+					m := gym[cc.MemberID]
+					m.Fields["first_name"] = v
+					gym[cc.MemberID] = m
+					pending = append(pending, contactsync.MemberUpserted{Member: m})
+				}
+			}
+			if len(pending) == 0 {
+				return
+			}
+			if _, err := tw.eng.Apply(ctx, changes(pending...)); err != nil {
+				t.Fatal(err)
+			}
+			pending = nil
+		}
+		t.Fatal("did not settle in 10 rounds")
+	}
+	for i := range 400 {
+		m := gym[fmt.Sprintf("m%04d", (i/4)%20)]
+		switch i % 4 {
+		case 0: // GymFlow adds a tag
+			m.Tags = append(slices.Clone(m.Tags), fmt.Sprint("gym-", i))
+		case 1: // GymFlow edits and drops its oldest added tag
+			m.Fields["last_name"] = fmt.Sprint("gym", i)
+			if j := slices.IndexFunc(m.Tags, func(s string) bool { return strings.HasPrefix(s, "gym-") }); j >= 0 {
+				m.Tags = slices.Delete(slices.Clone(m.Tags), j, j+1)
+			}
+		case 2: // the CRM adds its own tag
+			c := tw.byEmail(m.Fields["email"].(string))[0]
+			if _, err := tw.srv.CRM().AddTags(c.ID, fmt.Sprint("crm-", i)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case 3: // the CRM edits the first name
+			c := tw.byEmail(m.Fields["email"].(string))[0]
+			time.Sleep(time.Millisecond)
+			if _, err := tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.FirstName = fmt.Sprint("crm", i) }); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		gym[m.ID] = m
+		if _, err := tw.eng.Apply(ctx, changes(contactsync.MemberUpserted{Member: m})); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			settle()
+		}
+	}
+	settle()
+	var all []contactsync.Member
+	for _, m := range gym {
+		c := tw.byEmail(m.Fields["email"].(string))[0]
+		if c.FirstName != m.Fields["first_name"] || c.LastName != m.Fields["last_name"] {
+			t.Errorf("%s: CRM %s %s, GymFlow %v %v", m.ID, c.FirstName, c.LastName, m.Fields["first_name"], m.Fields["last_name"])
+		}
+		for _, tag := range m.Tags {
+			if !slices.Contains(c.Tags, tag) {
+				t.Errorf("%s: GymFlow's tag %q missing from the contact %v", m.ID, tag, c.Tags)
+			}
+		}
+		for _, tag := range c.Tags {
+			if !slices.Contains(m.Tags, tag) && !strings.HasPrefix(tag, "crm-") {
+				t.Errorf("%s: tag %q GymFlow dropped is still on the contact", m.ID, tag)
+			}
+		}
+		all = append(all, m)
+	}
+	before := tw.srv.RequestCount()
+	tw.sync(all)
+	tw.deliver()
+	if n := tw.srv.RequestCount() - before; n != 0 {
+		t.Errorf("after settling, a full sync still made %d calls", n)
 	}
 }
