@@ -398,7 +398,7 @@ func (r *run) done() {
 	r.mu.Lock()
 	r.processed++
 	r.report.Changes++
-	p := Progress{Processed: r.processed, Failed: len(r.report.Failures), APICalls: r.apiCalls.Load()}
+	p := Progress{Processed: r.processed, Failed: r.report.Failed, APICalls: r.apiCalls.Load()}
 	r.mu.Unlock()
 	if r.e.progress != nil {
 		r.e.progress(p)
@@ -409,7 +409,9 @@ func (r *run) done() {
 func (r *run) fail(memberID string, err error) {
 	reason := err.Error()
 	r.mu.Lock()
-	r.report.Failures = append(r.report.Failures, Failure{MemberID: memberID, Reason: reason, BadRecord: errors.Is(err, ErrBadRecord)})
+	if len(r.report.Failures) < MaxFailures {
+		r.report.Failures = append(r.report.Failures, Failure{MemberID: memberID, Reason: reason, BadRecord: errors.Is(err, ErrBadRecord)})
+	}
 	r.report.Failed++
 	r.mu.Unlock()
 	r.e.logger.Warn("contactsync: record failed", "run", r.report.RunID, "member", memberID, "error", reason)
@@ -424,7 +426,11 @@ func (r *run) add(field *int, n int) {
 
 func (r *run) plan(memberID, op string, body any) {
 	r.mu.Lock()
-	r.report.Planned = append(r.report.Planned, PlannedWrite{MemberID: memberID, Op: op, Body: body})
+	if len(r.report.Planned) < MaxPlanned {
+		r.report.Planned = append(r.report.Planned, PlannedWrite{MemberID: memberID, Op: op, Body: body})
+	} else {
+		r.report.PlannedOmitted++
+	}
 	r.mu.Unlock()
 }
 

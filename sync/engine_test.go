@@ -614,3 +614,41 @@ func TestMembersStreamWithBoundedLookahead(t *testing.T) {
 	}
 	t.Logf("read at most %d members ahead of the API", maxAhead)
 }
+
+// TestReportListsAreBounded: a dry run of more writes than MaxPlanned, and
+// a batch with more bad records than MaxFailures, keep the lists bounded
+// and count the rest.
+func TestReportListsAreBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, contactsync.WithDryRun(true))
+	const extra = 5
+	rep, err := w.eng.SyncMembers(context.Background(), generated(contactsync.MaxPlanned+extra, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Planned) != contactsync.MaxPlanned || rep.PlannedOmitted != extra || w.srv.RequestCount() != 0 {
+		t.Errorf("planned %d, omitted %d, requests %d", len(rep.Planned), rep.PlannedOmitted, w.srv.RequestCount())
+	}
+	if !strings.Contains(rep.String(), fmt.Sprintf("planned    %d writes", contactsync.MaxPlanned+extra)) {
+		t.Errorf("report text:\n%s", rep)
+	}
+
+	bad := func(yield func(contactsync.Member, error) bool) {
+		for m := range generated(contactsync.MaxFailures+extra, false) {
+			delete(m.Fields, "email") // and no phone: a bad record
+			if !yield(m, nil) {
+				return
+			}
+		}
+	}
+	rep, err = newWorld(t).eng.SyncMembers(context.Background(), bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != contactsync.MaxFailures+extra || len(rep.Failures) != contactsync.MaxFailures {
+		t.Errorf("failed %d, failures listed %d", rep.Failed, len(rep.Failures))
+	}
+	if !strings.Contains(rep.String(), fmt.Sprintf("… and %d more", contactsync.MaxFailures+extra-10)) {
+		t.Errorf("report text:\n%s", rep)
+	}
+}

@@ -44,6 +44,8 @@ type Report struct {
 	// at the start of this one.
 	Resolved int `json:"resolved,omitempty"`
 
+	// Failed counts the failed records; Failures describes the first
+	// MaxFailures of them.
 	Failed   int       `json:"failed"`
 	Failures []Failure `json:"failures,omitempty"`
 
@@ -55,8 +57,11 @@ type Report struct {
 	// RateLimit is the last budget the API reported.
 	RateLimit contacts.RateLimit `json:"rateLimit"`
 
-	// Planned lists the writes a dry run would have sent.
-	Planned []PlannedWrite `json:"planned,omitempty"`
+	// Planned lists the writes a dry run would have sent: the first
+	// MaxPlanned of them; PlannedOmitted counts the rest, so that a dry
+	// run of any size keeps bounded memory.
+	Planned        []PlannedWrite `json:"planned,omitempty"`
+	PlannedOmitted int            `json:"plannedOmitted,omitempty"`
 	// Stopped is why the run ended early, if it did.
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -69,6 +74,13 @@ type Failure struct {
 	// (ErrBadRecord), not the API.
 	BadRecord bool `json:"badRecord,omitempty"`
 }
+
+// MaxPlanned and MaxFailures bound Report.Planned and Report.Failures, so
+// that a report of any run stays small in memory and in the run log.
+const (
+	MaxPlanned  = 10_000
+	MaxFailures = 10_000
+)
 
 // PlannedWrite is a write a dry run would have sent.
 type PlannedWrite struct {
@@ -100,13 +112,13 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  failed     %d\n", r.Failed)
 	for i, f := range r.Failures {
 		if i == 10 {
-			fmt.Fprintf(&b, "    … and %d more\n", len(r.Failures)-10)
+			fmt.Fprintf(&b, "    … and %d more\n", r.Failed-10)
 			break
 		}
 		fmt.Fprintf(&b, "    %s: %s\n", f.MemberID, f.Reason)
 	}
-	if len(r.Planned) > 0 {
-		fmt.Fprintf(&b, "  planned    %d writes\n", len(r.Planned))
+	if n := len(r.Planned) + r.PlannedOmitted; n > 0 {
+		fmt.Fprintf(&b, "  planned    %d writes\n", n)
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "  stopped    %s\n", r.Stopped)
