@@ -22,7 +22,8 @@ type childPayload struct {
 
 // childIntent is the data of a task or note create intent.
 type childIntent struct {
-	Run       string       `json:"run,omitempty"` // the run that sent the create
+	Run       string       `json:"run,omitempty"`      // the run that sent the create
+	Answered  bool         `json:"answered,omitempty"` // the API answered it (nothing in flight)
 	MemberID  string       `json:"memberId"`
 	ContactID string       `json:"contactId"`
 	Payload   childPayload `json:"payload"`
@@ -199,15 +200,17 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 		return fmt.Errorf("creating %s %s: %w", in.Payload.Kind, localID, err)
 	}
 	// A 5xx or a lost connection: it may exist. Look before writing again.
+	mark := func() any { in.Answered = true; return in }
 	found, lerr := r.findChild(ctx, in)
 	if lerr != nil {
-		return errors.Join(err, lerr)
+		return errors.Join(err, lerr, r.answered(ctx, key, in.Payload.Kind, localID, err, mark))
 	}
 	if found != "" {
 		return r.commitChild(ctx, key, localID, in, found, true)
 	}
 	if attempts <= 1 {
-		return fmt.Errorf("creating %s %s: %w", in.Payload.Kind, localID, err)
+		return errors.Join(fmt.Errorf("creating %s %s: %w", in.Payload.Kind, localID, err),
+			r.answered(ctx, key, in.Payload.Kind, localID, err, mark))
 	}
 	return r.createChild(ctx, key, localID, in, attempts-1)
 }

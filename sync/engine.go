@@ -148,8 +148,9 @@ func WithDailyBudget(calls, reserve int) Option {
 func WithRefreshRelated(on bool) Option { return func(e *Engine) { e.refresh = on } }
 
 // WithResolveGrace makes the engine wait, before it looks up a create left
-// pending by an earlier run that crashed, until the create is at least d
-// old (default contacts.DefaultTimeout, the SDK's per-attempt timeout).
+// pending by an earlier run that crashed (or lost its connection), until
+// the create is at least d old (default contacts.DefaultTimeout, the SDK's
+// per-attempt timeout); a create the API answered is looked up at once.
 // The API cannot deduplicate a repeated create of a task or note (or of a
 // contact where duplicates are allowed), and a request sent just before a
 // crash may still reach the API after a quick restart. Set it to your HTTP
@@ -556,7 +557,8 @@ func (e *Engine) count(name string, delta int64) {
 // memberIntent is the data of a member create intent: enough to find the
 // contact again, or to create it if the write never happened.
 type memberIntent struct {
-	Run      string                 `json:"run,omitempty"` // the run that sent the create
+	Run      string                 `json:"run,omitempty"`      // the run that sent the create
+	Answered bool                   `json:"answered,omitempty"` // the API answered it (nothing in flight)
 	Email    string                 `json:"email,omitempty"`
 	Phone    string                 `json:"phone,omitempty"`
 	Body     contacts.ContactCreate `json:"body"`
@@ -682,7 +684,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	// before trying again.
 	found, lerr := r.lookup(ctx, in)
 	if lerr != nil {
-		return Link{}, errors.Join(err, lerr)
+		return Link{}, errors.Join(err, lerr, r.answered(ctx, key, KindMember, memberID, err, func() any { in.Answered = true; return in }))
 	}
 	if found != "" {
 		return r.linkExisting(ctx, memberID, key, in, found)
@@ -693,7 +695,8 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 				return Link{}, storeErr(derr)
 			}
 		}
-		return Link{}, fmt.Errorf("creating the contact: %w", err)
+		return Link{}, errors.Join(fmt.Errorf("creating the contact: %w", err),
+			r.answered(ctx, key, KindMember, memberID, err, func() any { in.Answered = true; return in }))
 	}
 	return r.create(ctx, memberID, key, in, attempts-1)
 }
@@ -714,7 +717,7 @@ func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err er
 	if err := r.resolve(ctx, in); err != nil {
 		return false, fmt.Errorf("resolving a pending create: %w", err)
 	}
-	if sentBy(in) != r.report.RunID { // not a retry of this run's own
+	if run, _ := sentBy(in); run != r.report.RunID { // not a retry of this run's own
 		r.add(&r.report.Resolved, 1)
 	}
 	return true, nil
@@ -1205,6 +1208,18 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	}
 	_, err = r.e.store.MarkDone(ctx, doneKey)
 	return storeErr(err)
+}
+
+// answered records, when a create the run gives up on was answered by the
+// API (an HTTP error, not a lost connection), that nothing of it can still
+// be in flight: a later run resolves it without waiting out the grace
+// period. data returns the intent's data so marked.
+func (r *run) answered(ctx context.Context, key string, kind Kind, localID string, err error, data func() any) error {
+	var apiErr *contacts.APIError
+	if !errors.As(err, &apiErr) {
+		return nil
+	}
+	return r.putIntent(ctx, key, kind, localID, "create", data())
 }
 
 func (r *run) putIntent(ctx context.Context, key string, kind Kind, localID, op string, data any) error {

@@ -203,23 +203,25 @@ func (r *run) resolvePending(ctx context.Context) error {
 	return nil
 }
 
-// sentBy returns the run that recorded a create intent ("" if unknown).
-func sentBy(in Intent) string {
+// sentBy returns the run that recorded a create intent ("" if unknown)
+// and whether the API answered that create.
+func sentBy(in Intent) (run string, answered bool) {
 	var sent struct {
-		Run string `json:"run"`
+		Run      string `json:"run"`
+		Answered bool   `json:"answered"`
 	}
 	_ = json.Unmarshal(in.Data, &sent)
-	return sent.Run
+	return sent.Run, sent.Answered
 }
 
 func (r *run) resolve(ctx context.Context, in Intent) error {
 	if in.Op == "create" {
 		// A create sent just before a crash may still be on its way to the
 		// API: looking it up too early would miss it and create it again.
-		// (This run's own failed creates were answered, or timed out a
-		// retry round ago.)
-		earlier := sentBy(in) != r.report.RunID
-		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); earlier && wait > 0 {
+		// A create the API answered is not; this run's own failed creates
+		// were answered, or timed out a retry round ago.
+		run, answered := sentBy(in)
+		if wait := r.e.grace - r.e.now().Sub(in.CreatedAt); run != r.report.RunID && !answered && wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -242,6 +244,11 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 		if found != "" {
 			_, err = r.linkExisting(ctx, in.LocalID, in.Key, mi, found)
 		} else {
+			// Sent again: by this run, and in flight until answered.
+			mi.Run, mi.Answered = r.report.RunID, false
+			if err := r.putIntent(ctx, in.Key, KindMember, in.LocalID, "create", mi); err != nil {
+				return err
+			}
 			_, err = r.create(ctx, in.LocalID, in.Key, mi, r.e.attempts)
 		}
 		if err == nil {
@@ -259,6 +266,10 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 		}
 		if found != "" {
 			return r.commitChild(ctx, in.Key, in.LocalID, ci, found, true)
+		}
+		ci.Run, ci.Answered = r.report.RunID, false
+		if err := r.putIntent(ctx, in.Key, in.Kind, in.LocalID, "create", ci); err != nil {
+			return err
 		}
 		return r.createChild(ctx, in.Key, in.LocalID, ci, r.e.attempts)
 	case in.Kind == KindMember && (in.Op == "update" || in.Op == "tags") && len(in.Data) > 0:

@@ -208,3 +208,46 @@ func TestAFatalErrorInARetryRoundReportsWhatWaited(t *testing.T) {
 		t.Errorf("err %v\n%s", err, rep)
 	}
 }
+
+// TestAnsweredCreateIsResolvedWithoutGrace: a create the API answered with
+// a 5xx (every attempt, every round) is marked answered in its intent:
+// nothing of it can still be in flight, so the next run resolves it at
+// once however long the grace period. A create lost with its connection
+// is not marked, and waits it out (TestResolveGraceIsOnByDefault).
+func TestAnsweredCreateIsResolvedWithoutGrace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		answer   contactstest.Scripted
+		answered bool
+	}{
+		{"500", contactstest.Scripted{Status: http.StatusInternalServerError}, true},
+		{"reset", contactstest.Scripted{Reset: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, contactsync.WithRetryRounds(0, 0), contactsync.WithResolveGrace(time.Hour))
+			w.srv.Script(http.MethodPost, "/contacts/", tc.answer, tc.answer, tc.answer)
+			if rep, _ := w.sync(members(1)); rep.Failed != 1 {
+				t.Fatalf("first run:\n%s", rep)
+			}
+			ins, err := w.store.Intents(context.Background())
+			if err != nil || len(ins) != 1 {
+				t.Fatalf("intents %+v (%v)", ins, err)
+			}
+			if got := strings.Contains(string(ins[0].Data), `"answered":true`); got != tc.answered {
+				t.Fatalf("intent %s, want answered %v", ins[0].Data, tc.answered)
+			}
+			if !tc.answered {
+				return
+			}
+			// Waiting out an hour would end the test by its deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, err := w.eng.SyncMembers(ctx, seq(members(1)))
+			if err != nil || rep.Resolved != 1 || rep.Failed != 0 || len(w.byEmail("member0@example.com")) != 1 {
+				t.Fatalf("second run: %v\n%s", err, rep)
+			}
+		})
+	}
+}
