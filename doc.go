@@ -18,7 +18,8 @@
 // client.Tasks, client.Notes, client.Appointments, client.Tags,
 // client.Followers, client.Campaigns, client.Workflows. Methods take a
 // context first, path IDs next, a request body by value last, and return
-// (*T, error). Every request carries "Authorization: Bearer …", the
+// (*T, error), a slice (lists, tags) or just an error (deletes, campaigns,
+// workflows). Every request carries "Authorization: Bearer …", the
 // "Version: 2021-07-28" header the API requires, and a versioned
 // User-Agent. Requests that need a locationId take the client's default
 // (WithLocationID) when the request leaves it empty.
