@@ -41,8 +41,13 @@ type Inbound struct {
 	skew     time.Duration
 	keep     time.Duration
 	followUp time.Duration
-	logger   *slog.Logger
-	now      func() time.Time
+	// deadAfter and park: WithDeadLetter; refused counts the Sink's
+	// refusals of a change in a row, by record.
+	deadAfter int
+	park      func(context.Context, InboundChange, error) error
+	refused   map[string]int
+	logger    *slog.Logger
+	now       func() time.Time
 
 	mu    sync.Mutex
 	calls atomic.Int64
@@ -90,6 +95,64 @@ func WithClockSkew(d time.Duration) InboundOption {
 // (Plan.ActivitiesEvery).
 func WithTaskFollowUp(d time.Duration) InboundOption {
 	return func(in *Inbound) { in.followUp = max(d, 0) }
+}
+
+// WithDeadLetter stops one change the Sink refuses from holding up the
+// inbound side for good. Without it (the default) a refused change stops
+// the pass — ProcessInbox keeps the webhook event at the head of the
+// inbox, a scan keeps its cursor — and the next pass offers it again, in
+// order, however long that takes. With it, once the Sink has refused the
+// same record's change after times in a row (counted in this process),
+// park is given the change and the Sink's error — to store it aside,
+// alert, or apply it by hand — and, if park returns nil, the change counts
+// as delivered and the pass goes on. Only the Sink's refusals count: a
+// failed API read or store write never parks anything.
+func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, sinkErr error) error) InboundOption {
+	return func(in *Inbound) {
+		if after > 0 && park != nil {
+			in.deadAfter, in.park = after, park
+		}
+	}
+}
+
+// deliver hands a change to the Sink, or under WithDeadLetter to park
+// once the Sink has refused that record's change often enough.
+func (in *Inbound) deliver(ctx context.Context, ch InboundChange, rep *InboundReport) error {
+	err := in.sink.Receive(ctx, ch)
+	key := changeKey(ch)
+	if err == nil || in.deadAfter == 0 {
+		delete(in.refused, key)
+		return err
+	}
+	if in.refused == nil || len(in.refused) > 1000 {
+		in.refused = map[string]int{} // bounded: refusals stop the pass
+	}
+	in.refused[key]++
+	if in.refused[key] < in.deadAfter {
+		return err
+	}
+	if perr := in.park(ctx, ch, err); perr != nil {
+		return errors.Join(err, fmt.Errorf("contactsync: parking a refused change: %w", perr))
+	}
+	in.logger.Warn("contactsync: parked a change the sink refused", "record", key, "refusals", in.refused[key], "error", err)
+	delete(in.refused, key)
+	rep.Parked++
+	return nil
+}
+
+// changeKey names the record a change is about.
+func changeKey(ch InboundChange) string {
+	switch c := ch.(type) {
+	case ContactChanged:
+		return "contact/" + c.Contact.ID
+	case ContactDeleted:
+		return "contact/" + c.ContactID
+	case ActivityChanged:
+		return string(c.Activity.Kind) + "/" + c.Activity.RemoteID
+	case ActivityDeleted:
+		return string(c.Activity.Kind) + "/" + c.Activity.RemoteID
+	}
+	return fmt.Sprintf("%T", ch)
 }
 
 // WithInboxRetention sets how long processed webhook IDs stay in the inbox
@@ -140,8 +203,10 @@ type InboundReport struct {
 	// Rechecked counts news that may have predated the sync's own last
 	// write to the record and was confirmed by a fresh read (a contact:
 	// one call at once; a task or note: its contact's next re-read).
-	Rechecked int   `json:"rechecked"`
-	APICalls  int64 `json:"apiCalls"`
+	Rechecked int `json:"rechecked"`
+	// Parked counts changes given to WithDeadLetter's park function.
+	Parked   int   `json:"parked,omitempty"`
+	APICalls int64 `json:"apiCalls"`
 }
 
 func (r *InboundReport) add(o InboundReport) {
@@ -154,6 +219,7 @@ func (r *InboundReport) add(o InboundReport) {
 	r.Stale += o.Stale
 	r.Unchanged += o.Unchanged
 	r.Rechecked += o.Rechecked
+	r.Parked += o.Parked
 	r.APICalls += o.APICalls
 }
 
@@ -200,7 +266,8 @@ func Route(locations ...*Inbound) func(context.Context, webhook.Event) error {
 }
 
 // ProcessInbox handles every stored webhook event, oldest first. An event
-// whose sink delivery fails stays in the inbox and stops the pass.
+// whose sink delivery fails stays in the inbox and stops the pass (see
+// WithDeadLetter).
 func (in *Inbound) ProcessInbox(ctx context.Context) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -383,7 +450,7 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 		return in.store.PutSeen(ctx, seenRec)
 	}
 	ch := ContactChanged{MemberID: link.LocalID, Contact: c, Fields: fields, Tags: slices.Clone(c.Tags), TagsAdded: added, TagsRemoved: removed, At: at}
-	if err := in.sink.Receive(ctx, ch); err != nil {
+	if err := in.deliver(ctx, ch, rep); err != nil {
 		return err
 	}
 	rep.ContactsChanged++
@@ -540,7 +607,7 @@ func (in *Inbound) handleContactDeleted(ctx context.Context, contactID string, a
 		return err
 	}
 	if link.LocalID != "" || in.unlinked {
-		if err := in.sink.Receive(ctx, ContactDeleted{MemberID: link.LocalID, ContactID: contactID, At: at}); err != nil {
+		if err := in.deliver(ctx, ContactDeleted{MemberID: link.LocalID, ContactID: contactID, At: at}, rep); err != nil {
 			return err
 		}
 		rep.ContactsDeleted++
@@ -670,7 +737,7 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 		if exists {
 			a = prevWith(prev, a)
 		}
-		if err := in.sink.Receive(ctx, ActivityDeleted{Activity: a}); err != nil {
+		if err := in.deliver(ctx, ActivityDeleted{Activity: a}, rep); err != nil {
 			return err
 		}
 		rep.ActivitiesDeleted++
@@ -698,7 +765,7 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 	case a.MemberID == "" && !in.unlinked:
 		return nil
 	}
-	if err := in.sink.Receive(ctx, ActivityChanged{Activity: a}); err != nil {
+	if err := in.deliver(ctx, ActivityChanged{Activity: a}, rep); err != nil {
 		return err
 	}
 	rep.ActivitiesChanged++

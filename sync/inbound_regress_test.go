@@ -473,3 +473,96 @@ func TestLaggingWebhooksWithTagsOnBothSidesSettle(t *testing.T) {
 		t.Errorf("after settling, a full sync still made %d calls", n)
 	}
 }
+
+// TestDeadLetterParksARefusedChange: the Sink refuses one member's change
+// (a record GymFlow cannot take) while accepting the rest. Without a dead
+// letter it would stop every pass for good; with WithDeadLetter(3, park)
+// the third refusal hands the change to park, the inbox moves on, the
+// other member's change is delivered once, and later passes and scans
+// neither offer the parked change again nor fail.
+func TestDeadLetterParksARefusedChange(t *testing.T) {
+	t.Parallel()
+	var parked []contactsync.InboundChange
+	var parkedErr error
+	tw := newTwoWay(t, apiWins(), contactsync.WithDeadLetter(3, func(_ context.Context, ch contactsync.InboundChange, err error) error {
+		parked, parkedErr = append(parked, ch), err
+		return nil
+	}))
+	ctx := context.Background()
+	tw.sync(members(2))
+	tw.deliver()
+	if _, err := tw.in.PollContacts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tw.sink.take()
+	poison := tw.byEmail("member0@example.com")[0]
+	fine := tw.byEmail("member1@example.com")[0]
+	refusal := errors.New("gymflow: member record locked")
+	tw.sink.refuse = func(ch contactsync.InboundChange) error {
+		if c, ok := ch.(contactsync.ContactChanged); ok && c.Contact.ID == poison.ID {
+			return refusal
+		}
+		return nil
+	}
+	for _, c := range []contactstest.Contact{poison, fine} {
+		if _, err := tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "Edited" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, tw.srv)
+	for pass := 1; pass <= 3; pass++ {
+		rep, err := tw.in.ProcessInbox(ctx)
+		if pass < 3 && !errors.Is(err, refusal) || pass == 3 && (err != nil || rep.Parked != 1) {
+			t.Fatalf("pass %d: %v %+v", pass, err, rep)
+		}
+	}
+	if len(parked) != 1 || !errors.Is(parkedErr, refusal) {
+		t.Fatalf("parked %#v (%v)", parked, parkedErr)
+	}
+	if c, ok := parked[0].(contactsync.ContactChanged); !ok || c.MemberID != "m0000" || c.Fields["lastName"] != "Edited" {
+		t.Errorf("parked %#v", parked[0])
+	}
+	got := tw.sink.take()
+	if len(got) != 1 || got[0].(contactsync.ContactChanged).MemberID != "m0001" {
+		t.Errorf("delivered %#v", got)
+	}
+	if rep, err := tw.in.Cycle(ctx, 0); err != nil || rep.Parked != 0 || rep.ContactsChanged != 0 {
+		t.Errorf("a later cycle: %v %+v", err, rep)
+	}
+}
+
+// TestDeadLetterInAScan: a change found by the incremental scan (its
+// webhook lost) that the Sink refuses stops the scan, cursor and all,
+// until WithDeadLetter parks it.
+func TestDeadLetterInAScan(t *testing.T) {
+	t.Parallel()
+	parked := 0
+	tw := newTwoWay(t, apiWins(), contactsync.WithDeadLetter(2, func(context.Context, contactsync.InboundChange, error) error {
+		parked++
+		return nil
+	}))
+	ctx := context.Background()
+	tw.sync(members(1))
+	tw.deliver()
+	if _, err := tw.in.PollContacts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tw.sink.take()
+	tw.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1})
+	c := tw.byEmail("member0@example.com")[0]
+	time.Sleep(5 * time.Millisecond) // a later dateUpdated than the cursor
+	if _, err := tw.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.LastName = "Edited" }); err != nil {
+		t.Fatal(err)
+	}
+	refusal := errors.New("refused")
+	tw.sink.refuse = func(contactsync.InboundChange) error { return refusal }
+	if _, err := tw.in.PollContacts(ctx); !errors.Is(err, refusal) {
+		t.Fatalf("first scan: %v", err)
+	}
+	if rep, err := tw.in.PollContacts(ctx); err != nil || rep.Parked != 1 || parked != 1 {
+		t.Fatalf("second scan: %v %+v, parked %d", err, rep, parked)
+	}
+	if rep, err := tw.in.PollContacts(ctx); err != nil || rep.Parked != 0 || parked != 1 {
+		t.Fatalf("third scan: %v %+v, parked %d", err, rep, parked)
+	}
+}

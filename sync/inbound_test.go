@@ -22,6 +22,7 @@ type recordingSink struct {
 	mu      sync.Mutex
 	changes []contactsync.InboundChange
 	fail    error
+	refuse  func(contactsync.InboundChange) error // refuses some changes, if set
 }
 
 func (s *recordingSink) Receive(_ context.Context, ch contactsync.InboundChange) error {
@@ -29,6 +30,11 @@ func (s *recordingSink) Receive(_ context.Context, ch contactsync.InboundChange)
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
+	}
+	if s.refuse != nil {
+		if err := s.refuse(ch); err != nil {
+			return err
+		}
 	}
 	s.changes = append(s.changes, ch)
 	return nil
