@@ -115,13 +115,17 @@ func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, 
 	}
 }
 
-// deliver hands a change to the Sink, or under WithDeadLetter to park
-// once the Sink has refused that record's change often enough.
-func (in *Inbound) deliver(ctx context.Context, ch InboundChange, rep *InboundReport) error {
+// deliver hands a change to the Sink, counting it in delivered, or under
+// WithDeadLetter to park once the Sink has refused that record's change
+// often enough, counting it in rep.Parked.
+func (in *Inbound) deliver(ctx context.Context, ch InboundChange, rep *InboundReport, delivered *int) error {
 	err := in.sink.Receive(ctx, ch)
 	key := changeKey(ch)
 	if err == nil || in.deadAfter == 0 {
 		delete(in.refused, key)
+		if err == nil {
+			*delivered++
+		}
 		return err
 	}
 	if in.refused == nil || len(in.refused) > 1000 {
@@ -450,10 +454,9 @@ func (in *Inbound) handleContact(ctx context.Context, c contacts.Contact, at tim
 		return in.store.PutSeen(ctx, seenRec)
 	}
 	ch := ContactChanged{MemberID: link.LocalID, Contact: c, Fields: fields, Tags: slices.Clone(c.Tags), TagsAdded: added, TagsRemoved: removed, At: at}
-	if err := in.deliver(ctx, ch, rep); err != nil {
+	if err := in.deliver(ctx, ch, rep, &rep.ContactsChanged); err != nil {
 		return err
 	}
-	rep.ContactsChanged++
 	if linked && (len(fields) > 0 || conflict) {
 		// GymFlow now holds the CRM's values for the delivered fields:
 		// record them as written, so the outbound sync of the updated
@@ -607,10 +610,9 @@ func (in *Inbound) handleContactDeleted(ctx context.Context, contactID string, a
 		return err
 	}
 	if link.LocalID != "" || in.unlinked {
-		if err := in.deliver(ctx, ContactDeleted{MemberID: link.LocalID, ContactID: contactID, At: at}, rep); err != nil {
+		if err := in.deliver(ctx, ContactDeleted{MemberID: link.LocalID, ContactID: contactID, At: at}, rep, &rep.ContactsDeleted); err != nil {
 			return err
 		}
-		rep.ContactsDeleted++
 	}
 	if err := in.activity.DeleteContactActivities(ctx, contactID); err != nil {
 		return err
@@ -737,10 +739,9 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 		if exists {
 			a = prevWith(prev, a)
 		}
-		if err := in.deliver(ctx, ActivityDeleted{Activity: a}, rep); err != nil {
+		if err := in.deliver(ctx, ActivityDeleted{Activity: a}, rep, &rep.ActivitiesDeleted); err != nil {
 			return err
 		}
-		rep.ActivitiesDeleted++
 		return nil
 	}
 	same := exists && sameActivity(prev, a)
@@ -765,10 +766,9 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 	case a.MemberID == "" && !in.unlinked:
 		return nil
 	}
-	if err := in.deliver(ctx, ActivityChanged{Activity: a}, rep); err != nil {
+	if err := in.deliver(ctx, ActivityChanged{Activity: a}, rep, &rep.ActivitiesChanged); err != nil {
 		return err
 	}
-	rep.ActivitiesChanged++
 	return nil
 }
 

@@ -510,11 +510,16 @@ func TestDeadLetterParksARefusedChange(t *testing.T) {
 		}
 	}
 	flush(t, tw.srv)
+	changed := 0
 	for pass := 1; pass <= 3; pass++ {
 		rep, err := tw.in.ProcessInbox(ctx)
+		changed += rep.ContactsChanged
 		if pass < 3 && !errors.Is(err, refusal) || pass == 3 && (err != nil || rep.Parked != 1) {
 			t.Fatalf("pass %d: %v %+v", pass, err, rep)
 		}
+	}
+	if changed != 1 {
+		t.Errorf("%d changes counted delivered, want 1 (the parked one is not)", changed)
 	}
 	if len(parked) != 1 || !errors.Is(parkedErr, refusal) {
 		t.Fatalf("parked %#v (%v)", parked, parkedErr)
