@@ -689,12 +689,15 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	if found != "" {
 		return r.linkExisting(ctx, memberID, key, in, found)
 	}
-	if errors.Is(err, contacts.ErrValidation) || attempts <= 1 {
-		if errors.Is(err, contacts.ErrValidation) {
-			if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
-				return Link{}, storeErr(derr)
-			}
+	if errors.Is(err, contacts.ErrValidation) {
+		// Refused, and not created (the look-up found nothing): nothing
+		// is pending.
+		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+			return Link{}, storeErr(derr)
 		}
+		return Link{}, fmt.Errorf("creating the contact: %w", err)
+	}
+	if attempts <= 1 {
 		return Link{}, errors.Join(fmt.Errorf("creating the contact: %w", err),
 			r.answered(ctx, key, KindMember, memberID, err, func() any { in.Answered = true; return in }))
 	}

@@ -251,3 +251,19 @@ func TestAnsweredCreateIsResolvedWithoutGrace(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedCreateLeavesNoIntent: a contact create refused with a 422
+// that did not create anything (the look-up finds nothing) is a failure of
+// the record with nothing pending — not an intent the next run would send
+// again.
+func TestRefusedCreateLeavesNoIntent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, contactsync.WithRetryRounds(0, 0))
+	w.srv.Script(http.MethodPost, "/contacts/", contactstest.Scripted{Status: http.StatusUnprocessableEntity})
+	if rep, _ := w.sync(members(1)); rep.Failed != 1 {
+		t.Fatalf("report:\n%s", rep)
+	}
+	if ins, err := w.store.Intents(context.Background()); err != nil || len(ins) != 0 {
+		t.Errorf("intents left: %+v (%v)", ins, err)
+	}
+}
