@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"iter"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1218,8 +1219,10 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 // be in flight: a later run resolves it without waiting out the grace
 // period. data returns the intent's data so marked.
 func (r *run) answered(ctx context.Context, key string, kind Kind, localID string, err error, data func() any) error {
+	// A 502, 503 or 504 may come from a gateway while the API itself
+	// still works on the request: only a 500 or 501 proves it answered.
 	var apiErr *contacts.APIError
-	if !errors.As(err, &apiErr) {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode >= http.StatusBadGateway {
 		return nil
 	}
 	return r.putIntent(ctx, key, kind, localID, "create", data())

@@ -104,9 +104,13 @@ func WithTaskFollowUp(d time.Duration) InboundOption {
 // order, however long that takes. With it, once the Sink has refused the
 // same record's change after times in a row (counted in this process),
 // park is given the change and the Sink's error — to store it aside,
-// alert, or apply it by hand — and, if park returns nil, the change counts
-// as delivered and the pass goes on. Only the Sink's refusals count: a
-// failed API read or store write never parks anything.
+// alert, or apply it by hand — and, if park returns nil, the pass goes on
+// (InboundReport.Parked counts it). A parked change is recorded as seen:
+// no later pass, scan or reconciliation offers it again, so GymFlow holds
+// what park made of it. Every error the Sink returns counts as a refusal,
+// except while ctx is done; a failed API read or store write never parks
+// anything. Refusals are counted per record (a contact, a task, a note,
+// an appointment).
 func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, sinkErr error) error) InboundOption {
 	return func(in *Inbound) {
 		if after > 0 && park != nil {
@@ -121,7 +125,7 @@ func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, 
 func (in *Inbound) deliver(ctx context.Context, ch InboundChange, rep *InboundReport, delivered *int) error {
 	err := in.sink.Receive(ctx, ch)
 	key := changeKey(ch)
-	if err == nil || in.deadAfter == 0 {
+	if err == nil || in.deadAfter == 0 || ctx.Err() != nil { // a run ending is no refusal
 		delete(in.refused, key)
 		if err == nil {
 			*delivered++
@@ -727,22 +731,21 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 				return nil
 			}
 		}
+		// Delivered first, recorded after: a change the Sink refuses is
+		// offered again by the next pass, not lost.
+		if a.MemberID != "" || in.unlinked {
+			d := a
+			if exists {
+				d = prevWith(prev, a)
+			}
+			if err := in.deliver(ctx, ActivityDeleted{Activity: d}, rep, &rep.ActivitiesDeleted); err != nil {
+				return err
+			}
+		}
 		if err := in.activity.DeleteActivity(ctx, a.Kind, a.RemoteID); err != nil {
 			return err
 		}
-		if err := in.store.PutSeen(ctx, Seen{Kind: a.Kind, RemoteID: a.RemoteID, At: a.UpdatedAt, Deleted: true}); err != nil {
-			return err
-		}
-		if a.MemberID == "" && !in.unlinked {
-			return nil
-		}
-		if exists {
-			a = prevWith(prev, a)
-		}
-		if err := in.deliver(ctx, ActivityDeleted{Activity: a}, rep, &rep.ActivitiesDeleted); err != nil {
-			return err
-		}
-		return nil
+		return in.store.PutSeen(ctx, Seen{Kind: a.Kind, RemoteID: a.RemoteID, At: a.UpdatedAt, Deleted: true})
 	}
 	same := exists && sameActivity(prev, a)
 	echo := !same && in.isEcho(ctx, a)
@@ -753,23 +756,19 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 		rep.Rechecked++
 		return in.store.MarkDirty(ctx, a.ContactID, in.now())
 	}
-	if err := in.activity.PutActivity(ctx, a); err != nil {
-		return err
-	}
 	switch {
 	case same:
 		rep.Unchanged++
-		return nil
 	case echo:
 		rep.Echoes++
-		return nil
 	case a.MemberID == "" && !in.unlinked:
-		return nil
+	default:
+		// Delivered first, recorded after (see above).
+		if err := in.deliver(ctx, ActivityChanged{Activity: a}, rep, &rep.ActivitiesChanged); err != nil {
+			return err
+		}
 	}
-	if err := in.deliver(ctx, ActivityChanged{Activity: a}, rep, &rep.ActivitiesChanged); err != nil {
-		return err
-	}
-	return nil
+	return in.activity.PutActivity(ctx, a)
 }
 
 func prevWith(prev, a Activity) Activity {

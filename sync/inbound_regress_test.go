@@ -571,3 +571,48 @@ func TestDeadLetterInAScan(t *testing.T) {
 		t.Fatalf("third scan: %v %+v, parked %d", err, rep, parked)
 	}
 }
+
+// TestRefusedActivityChangeIsOfferedAgain: the Sink refuses a note made
+// in the CRM. The read model must not record it before the Sink took it:
+// the next pass offers it again (and WithDeadLetter can park it), rather
+// than finding it unchanged and dropping it.
+func TestRefusedActivityChangeIsOfferedAgain(t *testing.T) {
+	t.Parallel()
+	for _, deleted := range []bool{false, true} {
+		tw := newTwoWay(t, apiWins())
+		ctx := context.Background()
+		tw.sync(members(1))
+		tw.deliver()
+		tw.sink.take()
+		cid := tw.byEmail("member0@example.com")[0].ID
+		note, err := tw.srv.CRM().CreateNote(contactstest.Note{ContactID: cid, Body: "Paid in cash"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deleted {
+			tw.deliver()
+			tw.sink.take()
+			if err := tw.srv.CRM().DeleteNote(note.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refusal := errors.New("refused")
+		tw.sink.refuse = func(contactsync.InboundChange) error { return refusal }
+		flush(t, tw.srv)
+		if _, err := tw.in.ProcessInbox(ctx); !errors.Is(err, refusal) {
+			t.Fatalf("deleted %v: first pass: %v", deleted, err)
+		}
+		tw.sink.refuse = nil
+		if _, err := tw.in.ProcessInbox(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := tw.sink.take()
+		want := "contactsync.ActivityChanged"
+		if deleted {
+			want = "contactsync.ActivityDeleted"
+		}
+		if len(got) != 1 || fmt.Sprintf("%T", got[0]) != want {
+			t.Errorf("deleted %v: the refused change, offered again, delivered %#v", deleted, got)
+		}
+	}
+}
