@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gymflow/contacts-go/internal/sqlbusy"
+	"github.com/gymflow/contacts-go/internal/sqldb"
 )
 
 // Dialect is the SQL dialect of a SQLStore's database.
@@ -161,26 +160,10 @@ func buildQueries(d Dialect, tokens, locks string) sqlQueries {
 	}
 	if d == Postgres {
 		for _, p := range []*string{&q.load, &q.insert, &q.update, &q.delete, &q.lock, &q.unlck} {
-			*p = numberPlaceholders(*p)
+			*p = sqldb.Numbered(*p)
 		}
 	}
 	return q
-}
-
-// numberPlaceholders turns each ? of query into $1, $2, … in order. The
-// queries have no ? in literals.
-func numberPlaceholders(query string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r != '?' {
-			b.WriteRune(r)
-			continue
-		}
-		n++
-		b.WriteString("$" + strconv.Itoa(n))
-	}
-	return b.String()
 }
 
 // Schema returns the statements Migrate runs, for applications that
@@ -311,7 +294,7 @@ func (s *SQLStore) Lock(ctx context.Context, key Key, ttl time.Duration) (func()
 			// The statement may have taken the lease before ctx ended.
 			s.unlock(key, holder)
 			return nil, false // pollLock returns ctx's error
-		case err != nil && s.dialect == SQLite && sqlbusy.IsBusy(err):
+		case err != nil && s.dialect == SQLite && sqldb.IsBusy(err):
 			return nil, false // try again
 		case err != nil:
 			fatal = err
@@ -339,7 +322,7 @@ func (s *SQLStore) unlock(key Key, holder string) {
 
 // retry runs f, again while SQLite reports the database busy.
 func (s *SQLStore) retry(ctx context.Context, f func() error) error {
-	return sqlbusy.Retry(ctx, s.dialect == SQLite, f)
+	return sqldb.Retry(ctx, s.dialect == SQLite, f)
 }
 
 // String describes the store without its tokens or connection details.

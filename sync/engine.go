@@ -361,6 +361,9 @@ func storeErr(err error) error {
 func (r *run) process(ctx context.Context, it item) {
 	ch := it.ch
 	a := &attempt{prev: it.prev}
+	if a.prev == nil {
+		a.prev = &deferred{}
+	}
 	if r.hold(it, nil, a) {
 		return // an earlier change of the member waits for a retry round
 	}
@@ -581,10 +584,11 @@ func (r *run) upsertMember(ctx context.Context, m Member) error {
 	if err != nil {
 		return err
 	}
-	if a := attemptOf(ctx); a == nil || !a.prev.counted {
+	a := attemptOf(ctx)
+	if a == nil || !a.prev.counted {
 		r.add(&r.report.Members, 1)
 	}
-	if a := attemptOf(ctx); a != nil {
+	if a != nil {
 		a.counted = true
 	}
 	link, err := r.e.store.Link(ctx, KindMember, m.ID)
@@ -683,9 +687,10 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	// A 422, a 5xx or a lost connection: the API may have created the
 	// contact anyway (it is known to answer 422 and create). Look it up
 	// before trying again.
+	mark := func() any { in.Answered = true; return in }
 	found, lerr := r.lookup(ctx, in)
 	if lerr != nil {
-		return Link{}, errors.Join(err, lerr, r.answered(ctx, key, KindMember, memberID, err, func() any { in.Answered = true; return in }))
+		return Link{}, errors.Join(err, lerr, r.answered(ctx, key, KindMember, memberID, err, mark))
 	}
 	if found != "" {
 		return r.linkExisting(ctx, memberID, key, in, found)
@@ -699,8 +704,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		return Link{}, fmt.Errorf("creating the contact: %w", err)
 	}
 	if attempts <= 1 {
-		return Link{}, errors.Join(fmt.Errorf("creating the contact: %w", err),
-			r.answered(ctx, key, KindMember, memberID, err, func() any { in.Answered = true; return in }))
+		return Link{}, errors.Join(fmt.Errorf("creating the contact: %w", err), r.answered(ctx, key, KindMember, memberID, err, mark))
 	}
 	return r.create(ctx, memberID, key, in, attempts-1)
 }

@@ -124,14 +124,17 @@ func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, 
 // often enough, counting it in rep.Parked.
 func (in *Inbound) deliver(ctx context.Context, ch InboundChange, rep *InboundReport, delivered *int) error {
 	err := in.sink.Receive(ctx, ch)
-	key := changeKey(ch)
-	if err == nil || in.deadAfter == 0 || ctx.Err() != nil { // a run ending is no refusal
-		delete(in.refused, key)
-		if err == nil {
-			*delivered++
+	if err == nil {
+		if len(in.refused) > 0 {
+			delete(in.refused, changeKey(ch))
 		}
+		*delivered++
+		return nil
+	}
+	if in.deadAfter == 0 || ctx.Err() != nil { // a run ending is no refusal
 		return err
 	}
+	key := changeKey(ch)
 	if in.refused == nil || len(in.refused) > 1000 {
 		in.refused = map[string]int{} // bounded: refusals stop the pass
 	}

@@ -147,19 +147,21 @@ func (s *MemoryStore) unindex(l Link) {
 	removeIndex(s.members, linkKey{l.Kind, l.MemberID}, l.LocalID)
 }
 
-func addIndex(ix map[linkKey]map[string]struct{}, k linkKey, localID string) {
-	ids := ix[k]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		ix[k] = ids
+// addIndex adds v to the set ix[k].
+func addIndex[K, V comparable](ix map[K]map[V]struct{}, k K, v V) {
+	set := ix[k]
+	if set == nil {
+		set = make(map[V]struct{})
+		ix[k] = set
 	}
-	ids[localID] = struct{}{}
+	set[v] = struct{}{}
 }
 
-func removeIndex(ix map[linkKey]map[string]struct{}, k linkKey, localID string) {
-	ids := ix[k]
-	delete(ids, localID)
-	if len(ids) == 0 {
+// removeIndex removes v from the set ix[k], and the set once empty.
+func removeIndex[K, V comparable](ix map[K]map[V]struct{}, k K, v V) {
+	set := ix[k]
+	delete(set, v)
+	if len(set) == 0 {
 		delete(ix, k)
 	}
 }
@@ -464,8 +466,8 @@ func (s *MemoryStore) PutActivity(ctx context.Context, a Activity) error {
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	if old := s.activity(k); old != nil {
-		removeActIndex(s.actContact, old.ContactID, k)
-		removeActIndex(s.actMember, old.MemberID, k)
+		removeIndex(s.actContact, old.ContactID, k)
+		removeIndex(s.actMember, old.MemberID, k)
 	}
 	byID := s.activities[a.Kind]
 	if byID == nil {
@@ -473,26 +475,9 @@ func (s *MemoryStore) PutActivity(ctx context.Context, a Activity) error {
 		s.activities[a.Kind] = byID
 	}
 	byID[a.RemoteID] = &a
-	addActIndex(s.actContact, a.ContactID, k)
-	addActIndex(s.actMember, a.MemberID, k)
+	addIndex(s.actContact, a.ContactID, k)
+	addIndex(s.actMember, a.MemberID, k)
 	return nil
-}
-
-func addActIndex(ix map[string]map[linkKey]struct{}, id string, k linkKey) {
-	keys := ix[id]
-	if keys == nil {
-		keys = make(map[linkKey]struct{})
-		ix[id] = keys
-	}
-	keys[k] = struct{}{}
-}
-
-func removeActIndex(ix map[string]map[linkKey]struct{}, id string, k linkKey) {
-	keys := ix[id]
-	delete(keys, k)
-	if len(keys) == 0 {
-		delete(ix, id)
-	}
 }
 
 // DeleteActivity implements ActivityStore.
@@ -515,8 +500,8 @@ func (s *MemoryStore) deleteActivity(k linkKey) {
 	if old == nil {
 		return
 	}
-	removeActIndex(s.actContact, old.ContactID, k)
-	removeActIndex(s.actMember, old.MemberID, k)
+	removeIndex(s.actContact, old.ContactID, k)
+	removeIndex(s.actMember, old.MemberID, k)
 	delete(s.activities[k.kind], k.id)
 	if len(s.activities[k.kind]) == 0 {
 		delete(s.activities, k.kind)

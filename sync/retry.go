@@ -34,7 +34,7 @@ type deferred struct {
 }
 
 // attempt is what one processing of a change counted, with what the
-// earlier attempts counted; it travels in the context.
+// earlier attempts counted (prev, never nil); it travels in the context.
 type attempt struct {
 	prev             *deferred
 	counted, outcome bool
@@ -42,11 +42,10 @@ type attempt struct {
 
 type attemptKey struct{}
 
+// attemptOf returns the context's attempt, or nil outside a change (the
+// resolution of pending writes at the start of a run).
 func attemptOf(ctx context.Context) *attempt {
 	a, _ := ctx.Value(attemptKey{}).(*attempt)
-	if a != nil && a.prev == nil {
-		a.prev = &deferred{}
-	}
 	return a
 }
 
@@ -85,12 +84,9 @@ func (r *run) hold(it item, err error, a *attempt) bool {
 		return false
 	}
 	id := it.ch.MemberID()
-	d := deferred{ch: it.ch, err: err, counted: a.counted, outcome: a.outcome}
-	if p := it.prev; p != nil {
-		d.counted, d.outcome = d.counted || p.counted, d.outcome || p.outcome
-		if err == nil {
-			d.err = p.err // waiting again: still failed for that
-		}
+	d := deferred{ch: it.ch, err: err, counted: a.counted || a.prev.counted, outcome: a.outcome || a.prev.outcome}
+	if err == nil {
+		d.err = a.prev.err // waiting (again): still failed for that, if it did
 	}
 	r.mu.Lock()
 	waiting := r.waiting[id]

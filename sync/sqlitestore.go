@@ -15,7 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/gymflow/contacts-go/internal/sqlbusy"
+	"github.com/gymflow/contacts-go/internal/sqldb"
 )
 
 // SQLiteStore is a StateStore, an ActivityStore and an InboundStore in a
@@ -70,7 +70,7 @@ import (
 // (SQLite admits one writer at a time anyway, and queueing in Go is much
 // cheaper than SQLite's busy waiting). Writes of other processes are waited
 // for by the busy timeout, and a statement or transaction SQLite still
-// refuses as busy is retried, for up to sqlbusy.RetryFor.
+// refuses as busy is retried, for up to sqldb.RetryFor.
 type SQLiteStore struct {
 	db    *sql.DB
 	owned bool // Close closes db
@@ -392,7 +392,7 @@ func newSQLiteStore(db *sql.DB, owned bool) (*SQLiteStore, error) {
 		{&s.markDirty, qMarkDirty}, {&s.dirty, qDirty}, {&s.clearDirty, qClearDirty},
 	} {
 		var stmt *sql.Stmt
-		err := sqlbusy.Retry(ctx, true, func() (err error) {
+		err := sqldb.Retry(ctx, true, func() (err error) {
 			stmt, err = db.PrepareContext(ctx, p.query)
 			return err
 		})
@@ -744,7 +744,7 @@ func (s *SQLiteStore) String() string { return "contactsync.SQLiteStore" }
 // read runs a read, again while SQLite reports the database busy (which
 // WAL mode makes rare: only a checkpoint or recovery blocks readers).
 func (s *SQLiteStore) read(ctx context.Context, f func() error) error {
-	return sqlbusy.Retry(ctx, true, f)
+	return sqldb.Retry(ctx, true, f)
 }
 
 // write runs a write, one at a time in this process, again while SQLite
@@ -757,7 +757,7 @@ func (s *SQLiteStore) write(ctx context.Context, f func() error) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.wsem }()
-	return sqlbusy.Retry(ctx, true, f)
+	return sqldb.Retry(ctx, true, f)
 }
 
 // inTx runs f in a transaction, committing if it returns nil and rolling

@@ -8,10 +8,9 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gymflow/contacts-go/internal/sqlbusy"
+	"github.com/gymflow/contacts-go/internal/sqldb"
 )
 
 // Dialect is the SQL dialect of a SQLDedup's database.
@@ -203,26 +202,10 @@ func buildDedupQueries(d Dialect, table string) dedupQueries {
 	}
 	if d == Postgres {
 		for _, p := range []*string{&q.claim, &q.get, &q.reclaim, &q.settle, &q.forget, &q.purge} {
-			*p = numberPlaceholders(*p)
+			*p = sqldb.Numbered(*p)
 		}
 	}
 	return q
-}
-
-// numberPlaceholders turns each ? of query into $1, $2, … in order. The
-// queries have no ? in literals.
-func numberPlaceholders(query string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r != '?' {
-			b.WriteRune(r)
-			continue
-		}
-		n++
-		b.WriteString("$" + strconv.Itoa(n))
-	}
-	return b.String()
 }
 
 // Schema returns the statements Migrate runs, for applications that
@@ -367,7 +350,7 @@ func (s *SQLDedup) exec(ctx context.Context, query string, args ...any) (int64, 
 
 // retry runs f, again while SQLite reports the database busy.
 func (s *SQLDedup) retry(ctx context.Context, f func() error) error {
-	return sqlbusy.Retry(ctx, s.dialect == SQLite, f)
+	return sqldb.Retry(ctx, s.dialect == SQLite, f)
 }
 
 // String describes the store without its connection details.

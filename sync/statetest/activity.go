@@ -41,10 +41,7 @@ import (
 // contract across many queries.
 func RunActivity(t *testing.T, newStore func(t *testing.T) contactsync.ActivityStore) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s contactsync.ActivityStore)
-	}{
+	runSuite(t, newStore, []subtest[contactsync.ActivityStore]{
 		{"Empty", testActivityEmpty},
 		{"RefusesBadKeys", testActivityRefusesBadKeys},
 		{"RoundTrip", testActivityRoundTrip},
@@ -60,12 +57,7 @@ func RunActivity(t *testing.T, newStore func(t *testing.T) contactsync.ActivityS
 		{"ZeroAt", testActivityZeroAt},
 		{"Model", testActivityModel},
 		{"Concurrent", testActivityConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 // Kinds of activities, short.

@@ -38,10 +38,7 @@ import (
 //     or RemoteID, MarkDirty an empty contact ID.
 func RunInbound(t *testing.T, newStore func(t *testing.T) contactsync.InboundStore) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s contactsync.InboundStore)
-	}{
+	runSuite(t, newStore, []subtest[contactsync.InboundStore]{
 		{"Empty", testInboundEmpty},
 		{"RefusesBadKeys", testInboundRefusesBadKeys},
 		{"Inbox", testInbox},
@@ -55,12 +52,7 @@ func RunInbound(t *testing.T, newStore func(t *testing.T) contactsync.InboundSto
 		{"DirtyEarliestMark", testDirtyEarliestMark},
 		{"ClearDirty", testClearDirty},
 		{"NoAliasing", testInboundNoAliasing},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 // entry returns an inbox entry received at ms plus sec seconds, with a

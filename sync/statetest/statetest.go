@@ -57,14 +57,27 @@ import (
 	contactsync "github.com/gymflow/contacts-go/sync"
 )
 
+// subtest is one named test of a suite, given a fresh store.
+type subtest[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// runSuite runs each test as a subtest on a store of its own.
+func runSuite[S any](t *testing.T, newStore func(t *testing.T) S, tests []subtest[S]) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
 // Run runs the conformance suite against the stores newStore returns, one
 // per subtest.
 func Run(t *testing.T, newStore func(t *testing.T) contactsync.StateStore) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s contactsync.StateStore)
-	}{
+	runSuite(t, newStore, []subtest[contactsync.StateStore]{
 		{"Empty", testEmpty},
 		{"PutLinkCreates", testPutLinkCreates},
 		{"PutLinkReplaces", testPutLinkReplaces},
@@ -89,12 +102,7 @@ func Run(t *testing.T, newStore func(t *testing.T) contactsync.StateStore) {
 		{"RoundTripRun", testRoundTripRun},
 		{"NoAliasing", testNoAliasing},
 		{"Concurrent", testConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 // ms is a time the suite uses, on a millisecond.

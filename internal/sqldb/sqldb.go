@@ -1,10 +1,12 @@
-// Package sqlbusy retries SQL statements that SQLite refused because the
-// database was busy, for the SDK's database/sql stores.
-package sqlbusy
+// Package sqldb holds what the SDK's database/sql stores share: retrying
+// statements SQLite refused because the database was busy, and writing
+// queries for PostgreSQL's numbered placeholders.
+package sqldb
 
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,4 +51,20 @@ func IsBusy(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked") ||
 		strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// Numbered turns each ? of query into $1, $2, … in order, for PostgreSQL.
+// The queries it is given have no ? in literals.
+func Numbered(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
 }

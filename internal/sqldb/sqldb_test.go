@@ -1,4 +1,4 @@
-package sqlbusy
+package sqldb
 
 import (
 	"context"
@@ -51,5 +51,15 @@ func TestRetry(t *testing.T) {
 	n = 0
 	if err := Retry(context.Background(), true, func() error { n++; return errors.New("syntax error") }); err == nil || n != 1 {
 		t.Errorf("other error: %v after %d runs", err, n)
+	}
+}
+
+func TestNumbered(t *testing.T) {
+	got := Numbered(`UPDATE t SET a = ?, b = ? WHERE id = ? AND v = ?`)
+	if want := `UPDATE t SET a = $1, b = $2 WHERE id = $3 AND v = $4`; got != want {
+		t.Errorf("Numbered = %q, want %q", got, want)
+	}
+	if got := Numbered("SELECT 1"); got != "SELECT 1" {
+		t.Errorf("Numbered without placeholders = %q", got)
 	}
 }
