@@ -145,9 +145,14 @@ func WithBaseURL(raw string) Option {
 	}
 }
 
-// WithHTTPClient sets the HTTP client whose Transport, Timeout, Jar and
-// CheckRedirect the SDK uses underneath its own retry, auth and rate-limit
-// layers. Share one transport between many clients this way.
+// WithHTTPClient sets the HTTP client whose Transport, Timeout and Jar the
+// SDK uses underneath its own retry, auth and rate-limit layers. Share one
+// transport between many clients this way.
+//
+// Its CheckRedirect is not used: the SDK never follows a redirect, because
+// the API does not redirect API calls and a followed redirect would carry
+// the bearer token (and a write's body) wherever the Location points. A
+// redirect comes back as an *APIError matching ErrRedirect.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -233,8 +238,9 @@ func WithAPIVersion(v string) Option {
 	}
 }
 
-// WithHeader adds a header to every request. Authorization, Version and
-// User-Agent are managed by the SDK and cannot be set this way.
+// WithHeader adds a header to every request. Authorization, Version,
+// User-Agent, Accept, Content-Type and Content-Length are managed by the SDK
+// and cannot be set this way.
 func WithHeader(key, value string) Option {
 	return func(c *config) error {
 		if err := checkHeader(key, value); err != nil {
@@ -247,7 +253,7 @@ func WithHeader(key, value string) Option {
 
 func checkHeader(key, value string) error {
 	switch http.CanonicalHeaderKey(key) {
-	case "Authorization", "Version", "User-Agent", "Content-Type", "Content-Length":
+	case "Authorization", "Version", "User-Agent", "Accept", "Content-Type", "Content-Length":
 		return fmt.Errorf("header %q is managed by the SDK", key)
 	case "":
 		return errors.New("header name is empty")
@@ -335,18 +341,20 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 
 	var base http.RoundTripper
-	inner := &http.Client{Timeout: DefaultTimeout}
+	inner := &http.Client{Timeout: DefaultTimeout, CheckRedirect: refuseRedirect}
 	if hc := cfg.httpClient; hc != nil {
 		base = hc.Transport
 		inner.Timeout = hc.Timeout
 		inner.Jar = hc.Jar
-		inner.CheckRedirect = hc.CheckRedirect
+		// hc.CheckRedirect is deliberately not used (see WithHTTPClient).
 	}
 	if base == nil {
 		base = cleanhttp.DefaultPooledTransport()
 	}
 	limited := &ratelimit.Transport{Base: base, Limiter: cfg.limiter, Observe: c.observeRateLimit, MaxPause: cfg.retry.MaxRetryAfter}
-	inner.Transport = &oauth2.Transport{Source: cfg.tokenSource, Base: tokenRecorder{limited}}
+	auth := &oauth2.Transport{Source: cfg.tokenSource, Base: tokenRecorder{limited}}
+	baseURL, _ := url.Parse(cfg.baseURL) // validated by WithBaseURL or a constant
+	inner.Transport = originGuard{scheme: baseURL.Scheme, host: baseURL.Host, next: auth}
 
 	c.http = &retryablehttp.Client{
 		HTTPClient:   inner,
@@ -451,8 +459,8 @@ func WithResponse(dst *Response) RequestOption {
 	return func(rc *requestConfig) { rc.resp = dst }
 }
 
-// WithRequestHeader sets a header on this call only. Authorization,
-// Version and User-Agent cannot be set this way (see WithRequestAPIVersion
+// WithRequestHeader sets a header on this call only. The headers
+// WithHeader refuses cannot be set this way either (see WithRequestAPIVersion
 // and WithRequestUserAgent).
 func WithRequestHeader(key, value string) RequestOption {
 	return func(rc *requestConfig) {
@@ -627,8 +635,15 @@ func (c *Client) send(ctx context.Context, r request, target string, payload []b
 		truncated := errors.Is(readErr, errBodyTooLarge)
 		return st, newAPIError(r.method, r.path, resp, data, truncated, snap, hasRate, bearerToken(resp, st))
 	}
-	if r.out == nil || len(bytes.TrimSpace(data)) == 0 {
+	if r.out == nil {
 		return st, nil
+	}
+	// Every operation with a result answers with a JSON object (its
+	// traceId at least): an empty body, or a JSON null, is not an empty
+	// result but a broken answer, and must not pass for "no contacts" or
+	// "no duplicate".
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return st, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Err: errEmptyBody}
 	}
 	if err := json.Unmarshal(data, r.out); err != nil {
 		return st, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, TraceID: traceIDOf(data), Err: err}
@@ -639,7 +654,10 @@ func (c *Client) send(ctx context.Context, r request, target string, payload []b
 	return st, nil
 }
 
-var errBodyTooLarge = errors.New("response body exceeds the SDK's size limit")
+var (
+	errBodyTooLarge = errors.New("response body exceeds the SDK's size limit")
+	errEmptyBody    = errors.New("empty response body where the operation returns data")
+)
 
 // readBody reads at most limit bytes; it returns what it read and
 // errBodyTooLarge if the body is longer.
@@ -704,6 +722,28 @@ func (c *Client) logResponse(_ retryablehttp.Logger, resp *http.Response) {
 	}
 	c.logger.LogAttrs(resp.Request.Context(), slog.LevelDebug, "contacts: response",
 		slog.String("method", resp.Request.Method), slog.String("path", resp.Request.URL.Path), slog.Int("status", resp.StatusCode))
+}
+
+// refuseRedirect is every client's CheckRedirect: a redirect is returned
+// to the SDK as the answer, never followed.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// originGuard sits above the auth layer and refuses any request that is not
+// for the base URL's scheme and host, so the bearer token is attached to
+// nothing else, whatever a lower layer or a future change may do.
+type originGuard struct {
+	scheme, host string
+	next         http.RoundTripper
+}
+
+func (g originGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != g.scheme || req.URL.Host != g.host {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("refusing to send credentials to %s://%s: not the client's base URL", req.URL.Scheme, req.URL.Host)
+	}
+	return g.next.RoundTrip(req)
 }
 
 // tokenRecorder sits below the auth layer and notes, per request, the

@@ -80,6 +80,7 @@ func TestNewClientValidatesOptions(t *testing.T) {
 		"ftp base URL":       {contacts.WithToken("t"), contacts.WithBaseURL("ftp://x")},
 		"base URL query":     {contacts.WithToken("t"), contacts.WithBaseURL("https://x/?a=1")},
 		"managed header":     {contacts.WithToken("t"), contacts.WithHeader("Authorization", "Bearer x")},
+		"Accept header":      {contacts.WithToken("t"), contacts.WithHeader("accept", "text/html")},
 		"header injection":   {contacts.WithToken("t"), contacts.WithHeader("X-A", "1\r\nX-B: 2")},
 		"negative retries":   {contacts.WithToken("t"), contacts.WithRetryPolicy(contacts.RetryPolicy{MaxRetries: -1})},
 		"backoff inverted":   {contacts.WithToken("t"), contacts.WithRetryPolicy(contacts.RetryPolicy{MinBackoff: 2, MaxBackoff: 1})},
@@ -193,6 +194,8 @@ func TestRetryPolicy(t *testing.T) {
 		{"daily limit fails at once", "GET", []httpmock.Responder{status(429, `{}`, "X-RateLimit-Limit-Daily", "200000", "X-RateLimit-Daily-Remaining", "0"), status(200, contactBody)}, 1, contacts.ErrDailyLimitExceeded},
 		{"daily remaining alone fails at once", "GET", []httpmock.Responder{status(429, `{}`, "X-RateLimit-Daily-Remaining", "0"), status(200, contactBody)}, 1, contacts.ErrDailyLimitExceeded},
 		{"Retry-After beyond the cap is returned", "GET", []httpmock.Responder{status(429, `{}`, "Retry-After", "3600"), status(200, contactBody)}, 1, contacts.ErrRateLimited},
+		{"Retry-After past time.Duration is returned", "GET", []httpmock.Responder{status(429, `{}`, "Retry-After", "9300000000"), status(200, contactBody)}, 1, contacts.ErrRateLimited},
+		{"Retry-After of Inf is returned", "POST", []httpmock.Responder{status(429, `{}`, "Retry-After", "1e300"), status(201, contactBody)}, 1, contacts.ErrRateLimited},
 		{"GET retries a reset", "GET", []httpmock.Responder{reset, status(200, contactBody)}, 2, nil},
 		{"POST never retries a reset", "POST", []httpmock.Responder{reset, status(201, contactBody)}, 1, syscall.ECONNRESET},
 	}
@@ -782,4 +785,62 @@ func TestLimiterPauseEndsWithTheWindow(t *testing.T) {
 			t.Errorf("resumed after %v, want when the window that opened at 0s ends (~10.1s), not at 16s", got)
 		}
 	})
+}
+
+// TestEmptyOrNonJSONSuccessIsADecodeError: a 2xx answer without a JSON body
+// is a broken answer, not an empty result (the audit found Search returning
+// 0 contacts and FindDuplicate (nil, nil) for an empty 200).
+func TestEmptyOrNonJSONSuccessIsADecodeError(t *testing.T) {
+	t.Parallel()
+	calls := map[string]func(c *contacts.Client) error{
+		"Search": func(c *contacts.Client) error {
+			_, err := c.Contacts.Search(t.Context(), contacts.SearchParams{})
+			return err
+		},
+		"FindDuplicate": func(c *contacts.Client) error {
+			_, err := c.Contacts.FindDuplicate(t.Context(), contacts.DuplicateQuery{Email: "a@example.com"})
+			return err
+		},
+		"Get": func(c *contacts.Client) error {
+			_, err := c.Contacts.Get(t.Context(), "c1")
+			return err
+		},
+		"Delete": func(c *contacts.Client) error { return c.Contacts.Delete(t.Context(), "c1") },
+		"Tasks.List": func(c *contacts.Client) error {
+			_, err := c.Tasks.List(t.Context(), "c1")
+			return err
+		},
+	}
+	for _, body := range []string{"", "  \n", "null", "<html>oops</html>"} {
+		for name, call := range calls {
+			t.Run(fmt.Sprintf("%s/%q", name, body), func(t *testing.T) {
+				t.Parallel()
+				c, mt := newTestClient(t)
+				mt.RegisterNoResponder(status(http.StatusOK, body))
+				err := call(c)
+				var de *contacts.DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("err = %v, want a *DecodeError", err)
+				}
+				if de.StatusCode != http.StatusOK {
+					t.Errorf("StatusCode = %d", de.StatusCode)
+				}
+			})
+		}
+	}
+}
+
+// TestAcceptIsManaged: Accept is always application/json; setting it is
+// refused like the other managed headers, never silently rewritten.
+func TestAcceptIsManaged(t *testing.T) {
+	t.Parallel()
+	c, mt := newTestClient(t)
+	mt.RegisterResponder("GET", "https://api.test/contacts/c1", status(200, contactBody))
+	_, err := c.Contacts.Get(t.Context(), "c1", contacts.WithRequestHeader("Accept", "application/xml"))
+	if !errors.Is(err, contacts.ErrInvalidArgument) || !strings.Contains(err.Error(), "Accept") {
+		t.Errorf("per-call Accept: err = %v, want ErrInvalidArgument naming Accept", err)
+	}
+	if n := mt.GetTotalCallCount(); n != 0 {
+		t.Errorf("%d request(s) sent", n)
+	}
 }

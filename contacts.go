@@ -64,6 +64,20 @@ type Contact struct {
 	VisitorID          string              `json:"visitorId,omitempty"`
 	Deleted            bool                `json:"deleted,omitempty"`
 	ValidEmail         *bool               `json:"validEmail,omitempty"`
+	// BirthDay and BirthMonth (1–12) are the day and month of birth the
+	// create-contact response carries beside DateOfBirth; 0 when absent.
+	BirthDay   int `json:"birthDay,omitempty"`
+	BirthMonth int `json:"birthMonth,omitempty"`
+	// BounceEmail reports that mail to Email bounced; UnsubscribeEmail
+	// that the contact unsubscribed from e-mail.
+	BounceEmail      bool `json:"bounceEmail,omitempty"`
+	UnsubscribeEmail bool `json:"unsubscribeEmail,omitempty"`
+	// LastSessionActivityAt is the contact's last session activity.
+	LastSessionActivityAt Time `json:"lastSessionActivityAt,omitzero"`
+	// Offers and Products are the IDs of the contact's offers and
+	// products.
+	Offers   StringList `json:"offers,omitempty"`
+	Products StringList `json:"products,omitempty"`
 	// SearchAfter is the cursor of this contact in a search result; pass
 	// the last one as SearchParams.SearchAfter to read further.
 	SearchAfter Cursor `json:"searchAfter,omitempty"`
@@ -190,7 +204,17 @@ type UpsertResult struct {
 
 type contactEnvelope struct {
 	Contact *Contact `json:"contact"`
+	TraceID string   `json:"traceId"`
 	succeeded
+}
+
+// DuplicateResult is the outcome of Contacts.FindDuplicate.
+type DuplicateResult struct {
+	// Contact is the existing contact the location's duplicate rules
+	// match, nil when there is none.
+	Contact *Contact
+	// TraceID is the response's traceId.
+	TraceID string
 }
 
 func (e *contactEnvelope) attachRaw(body []byte) {
@@ -318,10 +342,11 @@ type DuplicateQuery struct {
 }
 
 // FindDuplicate returns the contact the location's duplicate rules match
-// for an email and/or phone, or nil and no error when there is none.
+// for an email and/or phone in the result's Contact, nil when there is
+// none.
 //
 // API: GET /contacts/search/duplicate (get-duplicate-contact).
-func (s *ContactsService) FindDuplicate(ctx context.Context, q DuplicateQuery, opts ...RequestOption) (*Contact, error) {
+func (s *ContactsService) FindDuplicate(ctx context.Context, q DuplicateQuery, opts ...RequestOption) (*DuplicateResult, error) {
 	loc, err := s.client.location(q.LocationID)
 	if err != nil {
 		return nil, err
@@ -340,7 +365,7 @@ func (s *ContactsService) FindDuplicate(ctx context.Context, q DuplicateQuery, o
 	if err := s.client.do(ctx, request{method: http.MethodGet, path: "/contacts/search/duplicate", query: v, out: &env}, opts); err != nil {
 		return nil, err
 	}
-	return env.Contact, nil
+	return &DuplicateResult{Contact: env.Contact, TraceID: env.TraceID}, nil
 }
 
 // ListParams pages through the deprecated GET /contacts/ endpoint.

@@ -14,12 +14,17 @@ import (
 )
 
 // limiterOf digs the client-side limiter out of the transport chain
-// NewClient builds: oauth2.Transport → tokenRecorder → ratelimit.Transport.
+// NewClient builds: originGuard → oauth2.Transport → tokenRecorder →
+// ratelimit.Transport.
 func limiterOf(t *testing.T, c *Client) *ratelimit.Transport {
 	t.Helper()
-	ot, ok := c.http.HTTPClient.Transport.(*oauth2.Transport)
+	g, ok := c.http.HTTPClient.Transport.(originGuard)
 	if !ok {
-		t.Fatalf("outer transport is %T, want *oauth2.Transport", c.http.HTTPClient.Transport)
+		t.Fatalf("outer transport is %T, want originGuard", c.http.HTTPClient.Transport)
+	}
+	ot, ok := g.next.(*oauth2.Transport)
+	if !ok {
+		t.Fatalf("below the origin guard is %T, want *oauth2.Transport", g.next)
 	}
 	tr, ok := ot.Base.(tokenRecorder)
 	if !ok {

@@ -39,6 +39,12 @@ var (
 	// ErrInvalidArgument: the SDK refused the call before any I/O (empty
 	// or path-escaping ID, missing location, missing required field).
 	ErrInvalidArgument = errors.New("contacts: invalid argument")
+	// ErrRedirect: the server answered with a redirect (3xx), which the SDK
+	// never follows: the API does not redirect API calls, and following
+	// one could carry the bearer token and the request body to another
+	// host, or turn a create into a GET. APIError.Location says where it
+	// pointed. A wrong base URL (http:// for https://) is the usual cause.
+	ErrRedirect = errors.New("contacts: redirect not followed")
 	// ErrNotSucceeded: a 2xx answer whose body says succeded: false.
 	ErrNotSucceeded = errors.New("contacts: the API reported the operation did not succeed")
 )
@@ -71,6 +77,9 @@ type APIError struct {
 	RateLimit *RateLimit
 	// RetryAfter is the server's Retry-After, 0 if absent.
 	RetryAfter time.Duration
+	// Location is where a redirect (3xx) pointed, without its query
+	// string or user info; the SDK did not follow it (ErrRedirect).
+	Location string
 	// Body is the raw body, truncated to 64 KiB. A bearer token the server
 	// echoed back is replaced by "[redacted]" here and in every text field.
 	Body []byte
@@ -142,7 +151,31 @@ func newAPIError(method, path string, resp *http.Response, data []byte, truncate
 	if d, ok := retry.RetryAfter(resp.Header, time.Now()); ok {
 		e.RetryAfter = d
 	}
+	if e.isRedirect() {
+		e.Location = redirectTarget(resp)
+	}
 	return e
+}
+
+func (e *APIError) isRedirect() bool { return e.StatusCode >= 300 && e.StatusCode <= 399 }
+
+// redirectTarget resolves a redirect's Location against the request URL
+// and drops the query string and user info, which may hold personal data
+// or credentials. "" if there is none.
+func redirectTarget(resp *http.Response) string {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return ""
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		u = resp.Request.URL.ResolveReference(u)
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.User = "", false, "", nil
+	return u.String()
 }
 
 // redacted replaces a credential a server echoed back.
@@ -218,6 +251,13 @@ func (e *APIError) Error() string {
 	if e.RequiredScope != "" {
 		fmt.Fprintf(&b, " (the operation needs the %s scope)", e.RequiredScope)
 	}
+	if e.isRedirect() {
+		b.WriteString(" (redirect")
+		if e.Location != "" {
+			fmt.Fprintf(&b, " to %s", e.Location)
+		}
+		b.WriteString(" not followed: the SDK sends requests only to its base URL)")
+	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
@@ -248,6 +288,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusTooManyRequests && e.RateLimit != nil && e.RateLimit.DailyRemaining == 0
 	case ErrServer:
 		return e.StatusCode >= 500
+	case ErrRedirect:
+		return e.isRedirect()
 	case ErrMissingScope:
 		return e.RequiredScope != ""
 	}

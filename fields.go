@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,8 +287,17 @@ func (v CustomValue) String() string {
 }
 
 // CustomFieldInput is a custom field value to write: identified by ID or
-// by key, with a value of any JSON type (string, number, list of strings,
-// or a file map). The API writes {id|key, field_value} and reads {id, value}.
+// by key, with a string, a number, a list of strings, a file map (an
+// object), or nil to clear the field. The API writes {id|key, field_value}
+// and reads {id, value}.
+//
+// This follows the live API, not the spec. The spec's input schemas
+// require "id" on every item and type field_value as a string, an array
+// of strings or an object only, so a numeric or monetary field would have
+// to be sent as a string; the live API takes {key, field_value} without an
+// id, and numbers as JSON numbers (API-NOTES). The SDK sends what the live
+// API accepts: id or key, and the value as given. A boolean or a list of
+// anything but strings is refused before any request.
 type CustomFieldInput struct {
 	ID    string `json:"id,omitempty"`
 	Key   string `json:"key,omitempty"`
@@ -310,8 +320,37 @@ func checkCustomFields(in []CustomFieldInput) error {
 		if f.ID == "" && f.Key == "" {
 			return fmt.Errorf("%w: customFields[%d] needs an id or a key", ErrInvalidArgument, i)
 		}
+		if !customValueAllowed(f.Value) {
+			return fmt.Errorf("%w: customFields[%d] value of type %T: the API takes a string, a number, a list of strings or a file map", ErrInvalidArgument, i, f.Value)
+		}
 	}
 	return nil
+}
+
+// customValueAllowed refuses the value types the live API rejects: a
+// boolean, and a list of anything but strings. Other types (numbers,
+// strings, maps, structs for a file map, json.RawMessage) go as given.
+func customValueAllowed(v any) bool {
+	switch x := v.(type) {
+	case nil, string, []string, json.Number, json.RawMessage:
+		return true
+	case bool:
+		return false
+	case []any:
+		for _, e := range x {
+			if _, ok := e.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch k := reflect.TypeOf(v).Kind(); k {
+	case reflect.Bool:
+		return false
+	case reflect.Slice, reflect.Array:
+		return reflect.TypeOf(v).Elem().Kind() == reflect.String
+	}
+	return true
 }
 
 // DNDStatus is a channel's do-not-disturb state.

@@ -148,9 +148,13 @@ func (c *call) applyContactFields(v *validator, ct *Contact) {
 	}
 }
 
-// applyCustomFields writes the body's customFields. The spec's field
-// schemas require id; the live API also takes key instead (API-NOTES), and
-// so does the fake.
+// applyCustomFields writes the body's customFields the way the live API
+// takes them, which is not the spec's way: the spec's input schemas
+// require id and type field_value as a string, an array of strings or an
+// object, with no number; the live API (API-NOTES) identifies a field by
+// id or by key and takes a string, a number (numeric and monetary fields),
+// an array of strings or a file map (an object), or null to clear it. The
+// fake accepts exactly that and refuses anything else with a 422.
 func (c *call) applyCustomFields(v *validator, ct *Contact) {
 	var in []struct {
 		ID    string          `json:"id"`
@@ -185,11 +189,32 @@ func (c *call) applyCustomFields(v *validator, ct *Contact) {
 		if len(f.Value) > 0 {
 			_ = json.Unmarshal(f.Value, &val)
 		}
+		if !customValueAccepted(val) {
+			v.add("customFields.%d.field_value must be a string, a number, an array of strings or an object", i)
+			continue
+		}
 		ct.CustomFields = slices.DeleteFunc(ct.CustomFields, func(cf CustomField) bool { return cf.ID == id })
 		if val != nil && val != "" {
 			ct.CustomFields = append(ct.CustomFields, CustomField{ID: id, Value: val})
 		}
 	}
+}
+
+// customValueAccepted reports whether the live API takes val (decoded
+// from JSON) as a custom field value.
+func customValueAccepted(val any) bool {
+	switch x := val.(type) {
+	case nil, string, float64, map[string]any:
+		return true
+	case []any:
+		for _, e := range x {
+			if _, ok := e.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false // a boolean
 }
 
 func dedupe(in []string) []string {

@@ -118,10 +118,10 @@ func TestCRMContactChanges(t *testing.T) {
 	if err != nil || read.LastName != "Lima" || !slices.Contains(read.Tags, "vip") {
 		t.Fatalf("Get after CRM edits: %+v, %v", read, err)
 	}
-	if dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana.lima@example.com"}); err != nil || dup == nil || dup.ID != ct.ID {
+	if dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana.lima@example.com"}); err != nil || dup.Contact == nil || dup.Contact.ID != ct.ID {
 		t.Errorf("duplicate by the CRM-edited email: %+v, %v", dup, err)
 	}
-	if dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana@example.com"}); err != nil || dup != nil {
+	if dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana@example.com"}); err != nil || dup.Contact != nil {
 		t.Errorf("the old email still matches: %+v, %v", dup, err)
 	}
 

@@ -390,11 +390,11 @@ func TestDuplicateRules(t *testing.T) {
 		p := srv.SeedContact(contactstest.Contact{Phone: "+15555550100"})
 		c := srv.Client()
 		got, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana@example.com"})
-		if err != nil || got != nil {
+		if err != nil || got.Contact != nil {
 			t.Errorf("email is not a duplicate field here: %+v %v", got, err)
 		}
 		got, err = c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "ana@example.com", Phone: "5555550100"})
-		if err != nil || got == nil || got.ID != p.ID {
+		if err != nil || got.Contact == nil || got.Contact.ID != p.ID {
 			t.Errorf("by phone: %+v %v", got, err)
 		}
 	})
@@ -763,7 +763,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("create: %v", err)
 		}
 		dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "quirk@example.com"})
-		if err != nil || dup == nil {
+		if err != nil || dup.Contact == nil {
 			t.Fatalf("the contact should exist despite the 422: %+v %v", dup, err)
 		}
 	})

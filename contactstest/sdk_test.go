@@ -79,11 +79,11 @@ func TestSDKRoundTrip(t *testing.T) {
 
 	// get-duplicate-contact
 	dup, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Phone: "+1 (555) 555-0123"})
-	if err != nil || dup == nil || dup.ID != ana.ID {
+	if err != nil || dup.Contact == nil || dup.Contact.ID != ana.ID || dup.TraceID == "" {
 		t.Fatalf("duplicate = %+v, %v", dup, err)
 	}
 	none, err := c.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: "nobody@example.com"})
-	if err != nil || none != nil {
+	if err != nil || none.Contact != nil {
 		t.Fatalf("no duplicate = %+v, %v", none, err)
 	}
 

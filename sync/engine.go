@@ -740,15 +740,15 @@ func (r *run) lookup(ctx context.Context, in memberIntent) (string, error) {
 	if in.Email == "" && in.Phone == "" {
 		return "", nil
 	}
-	var dup *contacts.Contact
+	var dup *contacts.DuplicateResult
 	err := r.call(func(o ...contacts.RequestOption) (err error) {
 		dup, err = r.e.client.Contacts.FindDuplicate(ctx, contacts.DuplicateQuery{Email: in.Email, Phone: in.Phone}, o...)
 		return err
 	})
-	if err != nil || dup == nil {
+	if err != nil || dup.Contact == nil {
 		return "", err
 	}
-	return dup.ID, nil
+	return dup.Contact.ID, nil
 }
 
 // linkExisting links a member to a contact that already exists and writes

@@ -312,8 +312,14 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 {
+		if !(secs >= 0) { // negative or NaN
 			return 0, false
+		}
+		// A huge value (or "Inf") would overflow time.Duration to a
+		// negative wait, and the 429 would be retried at once: saturate,
+		// so callers compare it with their cap and give up instead.
+		if secs >= float64(math.MaxInt64)/float64(time.Second) {
+			return time.Duration(math.MaxInt64), true
 		}
 		return time.Duration(secs * float64(time.Second)), true
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,12 @@ func TestRetryAfter(t *testing.T) {
 		{"0.5", 500 * time.Millisecond, true},
 		{"-1", 0, false},
 		{"soon", 0, false},
+		{"NaN", 0, false},
+		// Past what time.Duration holds: saturated, never negative.
+		{"9300000000", time.Duration(math.MaxInt64), true},
+		{"1e300", time.Duration(math.MaxInt64), true},
+		{"+Inf", time.Duration(math.MaxInt64), true},
+		{"9223372036", 9223372036 * time.Second, true},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 	}
