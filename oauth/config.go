@@ -25,9 +25,10 @@
 // must be re-authorized (or served through WithAgencyFallback). Source
 // narrows the window: once a refresh request is sent, neither the caller's
 // cancellation nor its deadline abandons it (it is bounded by the lock's
-// lease instead), and a rotated token the store refused (ErrUnsaved) is
-// kept in memory only, so keep the store healthy and the process up until
-// ErrUnsaved clears.
+// lease instead, and saving its answer by at least 15 s, however little of
+// the lease is left), and a rotated token the store refused (ErrUnsaved)
+// is kept in memory only, so keep the store healthy and the process up
+// until ErrUnsaved clears.
 //
 // Stores: NewMemoryStore (one process), NewFileStore (one machine),
 // NewSQLStore (database/sql: SQLite, PostgreSQL). Manager hands out one

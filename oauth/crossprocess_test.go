@@ -3,8 +3,12 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,4 +211,204 @@ func TestSourcesSharingAStoreRefreshOnce(t *testing.T) {
 		after.RefreshToken == before.RefreshToken || after.Version != before.Version+1 {
 		t.Errorf("the sources hold different tokens or the store does not hold the refreshed one: %v", after)
 	}
+}
+
+// Environment of a hold helper process (kind "hold"), besides the refresh
+// helper's URL, client, secret and location.
+const (
+	holdStoreEnv = "OAUTH_HOLD_STORE" // "file" or "sqlite"
+	holdLeaseEnv = "OAUTH_HOLD_LEASE" // the Source's lock TTL
+)
+
+// holdHelper is the process TestKilledRefresherDoesNotBlockTheNextCaller
+// kills: it opens the shared store, finds the token expired and refreshes
+// it through a token endpoint that never answers, so that it holds the
+// key's refresh lease (taken with the lock TTL in the environment) when it
+// is killed.
+func holdHelper(path string) error {
+	var (
+		store oauth.TokenStore
+		err   error
+	)
+	switch kind := os.Getenv(holdStoreEnv); kind {
+	case "file":
+		store, err = oauth.NewFileStore(path)
+	case "sqlite":
+		store, err = openSQLite(path)
+	default:
+		err = fmt.Errorf("unknown store kind %q", kind)
+	}
+	if err != nil {
+		return err
+	}
+	lease, err := time.ParseDuration(os.Getenv(holdLeaseEnv))
+	if err != nil {
+		return err
+	}
+	cfg := &oauth.Config{ClientID: os.Getenv(refreshClientEnv), ClientSecret: os.Getenv(refreshSecretEnv), BaseURL: os.Getenv(refreshURLEnv)}
+	key := oauth.LocationKey(cfg.App(), os.Getenv(refreshLocEnv))
+	_, err = oauth.NewSource(context.Background(), cfg, store, key, oauth.WithLockTTL(lease)).Current(context.Background())
+	return fmt.Errorf("the refresh returned (error %v) before the process was killed", err)
+}
+
+// TestKilledRefresherDoesNotBlockTheNextCaller: a process is killed (kill
+// -9) while it refreshes a location's token, inside the token endpoint, so
+// its refresh lease stays in the store, live, with no one to release it.
+// The next caller, in another process, must wait the lease out and
+// refresh, not fail.
+//
+// It runs the default configuration scaled down, so as not to wait
+// DefaultLockTTL: the lease is 2 s and the refresh timeout is scaled by the
+// same factor as the lock TTL (2 s × DefaultRefreshTimeout/DefaultLockTTL).
+// TestDefaultsOutwaitACrashedHolder checks the defaults themselves.
+func TestKilledRefresherDoesNotBlockTheNextCaller(t *testing.T) {
+	t.Parallel()
+	const lease = 2 * time.Second
+	timeout := lease * (oauth.DefaultRefreshTimeout / time.Millisecond) / (oauth.DefaultLockTTL / time.Millisecond)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"file", "sqlite"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var (
+				path  string
+				store oauth.TokenStore
+				// leases lists the refresh leases stored for key.
+				leases func(key oauth.Key) []string
+			)
+			switch kind {
+			case "file":
+				path = filepath.Join(t.TempDir(), "tokens.json")
+				store = newFileStore(t, path)
+				leases = func(key oauth.Key) []string { return fileLeases(t, path, key) }
+			case "sqlite":
+				path = filepath.Join(t.TempDir(), "tokens.db")
+				store = openSQLiteStore(t, path)
+				db := openSQLiteDB(t, path)
+				leases = func(key oauth.Key) []string { return sqlLeases(t, db, key) }
+			}
+			e := newEnv(t, store)
+			tok := e.stored(t)
+			tok.Expiry = time.Now().Add(-time.Minute) // every process must refresh
+			tok, err := store.Save(t.Context(), e.key, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := e.srv.TokenRequests("refresh_token")
+
+			// A token endpoint that takes the request and never answers.
+			arrived, stop := make(chan struct{}, 1), make(chan struct{})
+			hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case arrived <- struct{}{}:
+				default:
+				}
+				select {
+				case <-r.Context().Done(): // the process was killed
+				case <-stop:
+				}
+			}))
+			t.Cleanup(hang.Close)
+			t.Cleanup(func() { close(stop) })
+
+			cmd := exec.Command(exe)
+			cmd.Env = append(os.Environ(), helperKindEnv+"=hold", helperPathEnv+"="+path,
+				holdStoreEnv+"="+kind, holdLeaseEnv+"="+lease.String(), refreshURLEnv+"="+hang.URL,
+				refreshClientEnv+"="+e.cfg.ClientID, refreshSecretEnv+"="+e.cfg.ClientSecret, refreshLocEnv+"="+e.key.LocationID)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test fails first
+			select {
+			case <-arrived: // it holds the lease and waits for the answer
+			case err := <-exited:
+				t.Fatalf("the refreshing process ended before it reached the token endpoint: %v\n%s", err, out.Bytes())
+			case <-time.After(time.Minute):
+				t.Fatal("the refreshing process never reached the token endpoint")
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-exited; err == nil {
+				t.Fatalf("the refreshing process exited normally instead of being killed:\n%s", out.Bytes())
+			}
+			if got := leases(e.key); len(got) != 1 {
+				t.Fatalf("after the kill, the store holds leases %q, want the killed process's one", got)
+			}
+
+			// The next caller, with the (scaled) default settings.
+			src := oauth.NewSource(context.Background(), e.cfg, store, e.key, oauth.WithLockTTL(lease), oauth.WithRefreshTimeout(timeout))
+			got, err := src.Current(t.Context())
+			if err != nil {
+				t.Fatalf("the next caller after the lease holder was killed: %v", err)
+			}
+			if n := e.srv.TokenRequests("refresh_token") - before; n != 1 {
+				t.Errorf("refresh requests = %d, want 1", n)
+			}
+			after := e.stored(t)
+			if after.AccessToken != got.AccessToken || after.RefreshToken == tok.RefreshToken || after.Version != tok.Version+1 {
+				t.Errorf("the store does not hold the refreshed token: %v", after)
+			}
+			if got := leases(e.key); len(got) != 0 {
+				t.Errorf("after the refresh, the store holds leases %q, want none", got)
+			}
+		})
+	}
+}
+
+// fileLeases lists the lease files of key's refresh lock in the lock
+// directory of the FileStore at path, each with the process ID it holds.
+func fileLeases(t *testing.T, path string, key oauth.Key) []string {
+	t.Helper()
+	entries, err := os.ReadDir(path + ".locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leases []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), keyLeaseName(key)+".") || !strings.HasSuffix(e.Name(), ".lease") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(path+".locks", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			PID int `json:"pid"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, fmt.Sprintf("%s (pid %d)", e.Name(), rec.PID))
+	}
+	return leases
+}
+
+// sqlLeases lists the holders of key's refresh lock in a SQLStore's
+// database with the default table prefix.
+func sqlLeases(t *testing.T, db *sql.DB, key oauth.Key) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT holder FROM contacts_oauth_locks WHERE app_id = ? AND subject = ?`, key.AppID, key.Subject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var leases []string
+	for rows.Next() {
+		var holder string
+		if err := rows.Scan(&holder); err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, holder)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return leases
 }

@@ -36,6 +36,12 @@ import (
 // lease file re-reads the directory and backs off if another live lease is
 // there, so at most one process holds a lease.
 //
+// A writer that crashes while it holds the file's mutex blocks every other
+// Save and Delete for up to 10 s, until its lease lapses; give a Save a
+// deadline longer than that. A Source does: it gives the save of a rotated
+// refresh token at least 15 s, whatever its lock TTL (WithLockTTL), so a
+// crashed writer cannot make it fail with ErrUnsaved.
+//
 // The file looks like this (the token is Token's JSON):
 //
 //	{
@@ -61,7 +67,8 @@ const fileFormat = 1
 
 // fileMutexTTL bounds how long a Save or Delete holds the file's mutex:
 // a writer that crashed blocks the others for at most this long, and a
-// writer that takes longer than this gives up instead of writing.
+// writer that takes longer than this gives up instead of writing. The
+// Source's rotatedSaveTime must exceed it.
 const fileMutexTTL = 10 * time.Second
 
 // fileMutexName is the lease name of the file's mutex. Key leases are

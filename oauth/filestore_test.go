@@ -409,3 +409,33 @@ func TestFileStoreLockDirRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFileStoreShortLockTTLSavesPastCrashedWriter: a writer crashed while
+// it held the file's mutex, whose lease still has a while to run, and a
+// Source with a lock TTL shorter than that refreshes. Saving the rotated
+// refresh token must wait the mutex out rather than fail at the end of the
+// Source's lease ("refreshed, but saving its new refresh token failed"),
+// which would leave the only live refresh token in memory. The mutex left
+// here runs for 1 s and the lease for 200 ms; at full size a crashed
+// writer's mutex runs for up to 10 s, which TestRotatedSaveOutwaitsTheFileMutex
+// checks the Source allows for.
+func TestFileStoreShortLockTTLSavesPastCrashedWriter(t *testing.T) {
+	t.Parallel()
+	store := newFileStore(t, filepath.Join(t.TempDir(), "tokens.json"))
+	e := newEnv(t, store)
+	before := e.stored(t)
+	e.clock.Advance(25 * time.Hour) // the access token has expired
+	writeLease(t, store, "store", time.Now().Add(time.Second))
+
+	tok, err := e.source(oauth.WithLockTTL(200 * time.Millisecond)).Current(t.Context())
+	if err != nil {
+		t.Fatalf("refresh with a lock TTL shorter than a crashed writer's file mutex: %v", err)
+	}
+	after := e.stored(t)
+	if after.RefreshToken == before.RefreshToken || after.AccessToken != tok.AccessToken || after.Version != before.Version+1 {
+		t.Fatalf("the store does not hold the refreshed token: %v", after)
+	}
+	if _, err := e.cfg.Refresh(t.Context(), after.RefreshToken, oauth.Location); err != nil {
+		t.Fatalf("the stored refresh token is not the live one: %v", err)
+	}
+}

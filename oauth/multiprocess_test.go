@@ -19,7 +19,7 @@ import (
 
 // Environment of a helper process.
 const (
-	helperKindEnv   = "OAUTH_STORE_HELPER" // "file", "sqlite" or "refresh"
+	helperKindEnv   = "OAUTH_STORE_HELPER" // "file", "sqlite", "refresh" or "hold"
 	helperPathEnv   = "OAUTH_STORE_HELPER_PATH"
 	helperRoundsEnv = "OAUTH_STORE_HELPER_ROUNDS"
 )
@@ -43,8 +43,11 @@ func TestMain(m *testing.M) {
 
 func runHelperProcess(kind string) error {
 	path := os.Getenv(helperPathEnv)
-	if kind == "refresh" {
+	switch kind {
+	case "refresh":
 		return refreshHelper(path)
+	case "hold":
+		return holdHelper(path)
 	}
 	rounds, err := strconv.Atoi(os.Getenv(helperRoundsEnv))
 	if err != nil {
@@ -70,9 +73,13 @@ func runHelperProcess(kind string) error {
 	return nil
 }
 
-// openSQLite opens a migrated store in the SQLite file at path, with WAL and
-// a busy timeout as the SQL store's documentation asks.
+// openSQLite opens a migrated store in the SQLite file at path, made private
+// by PrepareSQLiteFile, with WAL and a busy timeout, as the SQL store's
+// documentation asks.
 func openSQLite(path string) (*oauth.SQLStore, error) {
+	if err := oauth.PrepareSQLiteFile(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		return nil, err

@@ -13,13 +13,33 @@ import (
 )
 
 // Defaults of a Source.
+//
+// The refresh lock is a lease of fixed length, not a short lease renewed
+// (heartbeat) while it is held. A refresh request that has been sent
+// cannot be recalled, so the lease must stay valid for as long as the
+// request may run, whatever happens to its holder: a renewal that fails
+// (the store unreachable for a moment, the process paused) would end the
+// lease under a request in flight and let a second process spend the
+// same single-use refresh token; renewing would also need a method every
+// TokenStore must implement. So the holder's work is bounded by its lease
+// (an answer slower than the lease is abandoned), and a waiter outlives
+// the lease instead: DefaultRefreshTimeout exceeds DefaultLockTTL by 10 s,
+// so a caller that finds the lease of a holder that crashed (kill -9)
+// waits it out, takes the lock and refreshes, rather than failing. The
+// price of a crashed holder is a delay of at most DefaultLockTTL, which
+// leaves a contacts.Client request that meets it (contacts.DefaultTimeout
+// per attempt, token included) time to complete.
 const (
 	// DefaultRefreshSkew is how long before expiry a token is refreshed.
 	DefaultRefreshSkew = 5 * time.Minute
-	// DefaultLockTTL bounds how long one refresh may hold the store's lock.
-	DefaultLockTTL = 30 * time.Second
-	// DefaultRefreshTimeout bounds one refresh, lock wait included.
-	DefaultRefreshTimeout = 20 * time.Second
+	// DefaultLockTTL is the lease of the store lock one refresh holds: it
+	// bounds the refresh request, and how long a holder that crashed
+	// blocks the key's refreshes.
+	DefaultLockTTL = 20 * time.Second
+	// DefaultRefreshTimeout bounds one refresh, lock wait included. It
+	// exceeds DefaultLockTTL by 10 s, so that a caller outwaits the lease
+	// of a holder that crashed.
+	DefaultRefreshTimeout = DefaultLockTTL + 10*time.Second
 )
 
 // ErrUnsaved is returned (wrapped) while a refreshed token could not be
@@ -76,10 +96,24 @@ type SourceOption func(*Source)
 // WithRefreshSkew sets how long before expiry the token is refreshed.
 func WithRefreshSkew(d time.Duration) SourceOption { return func(s *Source) { s.skew = d } }
 
-// WithLockTTL sets the lease of the store lock taken for a refresh.
+// WithLockTTL sets the lease of the store lock taken for a refresh
+// (default DefaultLockTTL). The lease bounds the refresh request, whose
+// answer is abandoned if it comes later, and it is how long a holder that
+// crashed blocks the key's refreshes in every process. Keep the refresh
+// timeout (WithRefreshTimeout) several seconds longer than the lease, or a
+// caller that meets a crashed holder's lease fails instead of waiting it
+// out.
+//
+// Saving the rotated refresh token is not bounded by the lease: it is
+// given at least 15 s, whatever the lease has left, which outlasts the
+// 10 s for which a FileStore writer that crashed holds the file's mutex.
+// So a short lease cannot make the save of a refreshed token fail there.
 func WithLockTTL(d time.Duration) SourceOption { return func(s *Source) { s.lockTTL = d } }
 
-// WithRefreshTimeout bounds one refresh, lock wait included.
+// WithRefreshTimeout bounds one refresh, lock wait included (default
+// DefaultRefreshTimeout). Once the refresh request is sent, the refresh
+// is bounded by the lock's lease instead (see WithLockTTL). Keep it
+// several seconds longer than the lease.
 func WithRefreshTimeout(d time.Duration) SourceOption { return func(s *Source) { s.timeout = d } }
 
 // WithClock sets the clock used to judge expiry (default time.Now).
@@ -221,8 +255,8 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 	// Once the request is sent the refresh token may be spent, whatever
 	// happens to the answer: a caller's cancellation or deadline (a
 	// shutdown, say) must not throw the answer away or keep the rotated
-	// token from being saved. The refresh and the save are bounded by the
-	// lease instead.
+	// token from being saved. The refresh is bounded by the lease
+	// instead, and the save by at least rotatedSaveTime.
 	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseEnd)
 	defer cancel()
 	fresh, err := s.cfg.get().Refresh(rctx, t.RefreshToken, t.UserType)
@@ -253,7 +287,27 @@ func (s *Source) obtain(ctx context.Context) (Token, error) {
 	s.failure = nil
 	s.logger.Info("oauth: token refreshed", "key", s.key.String(), "expiry", fresh.Expiry)
 	s.spent = seal(t.RefreshToken)
-	return s.save(rctx, merge(t, fresh))
+	// The new refresh token is now the only live one: saving it must not
+	// fail for want of time when the lease is short or nearly over.
+	sctx, scancel := context.WithDeadline(context.WithoutCancel(ctx), later(leaseEnd, time.Now().Add(rotatedSaveTime)))
+	defer scancel()
+	return s.save(sctx, merge(t, fresh))
+}
+
+// rotatedSaveTime is the least time a Source gives saving a rotated
+// refresh token, whatever its lease has left: long enough to outwait a
+// FileStore writer that crashed holding the file's mutex (fileMutexTTL),
+// and to write the file after it. Saving after the lease has lapsed is
+// safe: Save is a compare-and-swap on the version refreshed from, and the
+// only live refresh token is the one being saved.
+const rotatedSaveTime = fileMutexTTL + 5*time.Second
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // exchange obtains a location token from the agency fallback and stores it

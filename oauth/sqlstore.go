@@ -6,8 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gymflow/contacts-go/internal/sqldb"
@@ -51,12 +56,20 @@ const DefaultSQLTablePrefix = "contacts_oauth_"
 //	                     PRIMARY KEY (app_id, subject))
 //
 // subject is Key.Subject ("location:<id>" or "company:<id>"), token is the
-// Token's JSON (with its secrets in clear text: protect the database, or
-// encrypt it at rest), and times are Unix milliseconds. Save is a
-// compare-and-swap on version: an INSERT … ON CONFLICT DO NOTHING creates a
-// token, an UPDATE … WHERE version = ? replaces one. Lock holds a lease
-// row, taken by an upsert that only replaces an expired lease and released
-// by deleting the holder's own row. Every operation is one auto-committed
+// Token's JSON, and times are Unix milliseconds.
+//
+// The store holds secrets: access and refresh tokens, in clear text. Keep
+// the database private to the integration: with SQLite, call
+// PrepareSQLiteFile before sql.Open, so that the database file and the
+// -wal, -shm and -journal files SQLite makes beside it have mode 0600 like
+// a FileStore's file (SQLite itself would create them 0644 under the usual
+// umask); with PostgreSQL, grant the tables to the integration's role only.
+// Encrypt the disk or the database at rest where that matters.
+//
+// Save is a compare-and-swap on version: an INSERT … ON CONFLICT DO
+// NOTHING creates a token, an UPDATE … WHERE version = ? replaces one. Lock
+// holds a lease row, taken by an upsert that only replaces an expired lease
+// and released by deleting the holder's own row. Every operation is one auto-committed
 // statement, so the store works with any isolation level.
 //
 // Lease expiry is judged by the clocks of the processes taking locks, so
@@ -65,7 +78,8 @@ const DefaultSQLTablePrefix = "contacts_oauth_"
 // With SQLite, open a file database in WAL mode with a busy timeout, e.g.
 // with modernc.org/sqlite:
 //
-//	file:/path/tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)
+//	if err := oauth.PrepareSQLiteFile("/path/tokens.db"); err != nil { … }
+//	db, err := sql.Open("sqlite", "file:/path/tokens.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 //
 // The store also retries a statement SQLite refuses as busy, but only a
 // busy timeout makes contention cheap. An in-memory SQLite database is
@@ -114,6 +128,63 @@ func NewSQLStore(db *sql.DB, d Dialect, opts ...SQLOption) (*SQLStore, error) {
 	}
 	s.q = buildQueries(d, s.prefix+"tokens", s.prefix+"locks")
 	return s, nil
+}
+
+// sqliteCompanions are the suffixes of the files SQLite keeps beside a
+// database file: the WAL, its shared-memory index and the rollback
+// journal. They hold copies of the database's pages.
+var sqliteCompanions = []string{"-wal", "-shm", "-journal"}
+
+// PrepareSQLiteFile makes the SQLite database file at path (a file path,
+// not a URI) private before it is opened for a SQLStore, as NewFileStore
+// does for its file: it creates the file's directory with mode 0700 and
+// the file itself, empty (an empty database to SQLite), with mode 0600 if
+// they do not exist, and restricts an existing database file and its -wal,
+// -shm and -journal files to 0600 if others may read them. SQLite gives
+// the files it creates beside a database the database file's mode, so the
+// tokens stay out of other users' reach in all of them; without this,
+// SQLite creates the database 0666 less the umask (0644, usually). Call it
+// before sql.Open, in every process that may be the first to open the
+// database. On Windows, where file modes do not apply, it only creates the
+// file and its directory.
+func PrepareSQLiteFile(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("oauth: PrepareSQLiteFile needs a file path, not %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("oauth: SQLite database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("oauth: SQLite database: %w", err)
+	}
+	fi, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("oauth: SQLite database: %w", err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("oauth: SQLite database %s is not a regular file", path)
+	case runtime.GOOS == "windows":
+		return nil
+	}
+	for _, suffix := range append([]string{""}, sqliteCompanions...) {
+		fi, err := os.Stat(path + suffix)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return fmt.Errorf("oauth: SQLite database: %w", err)
+		case fi.Mode().Perm()&0o077 == 0:
+			continue
+		}
+		if err := os.Chmod(path+suffix, 0o600); err != nil {
+			return fmt.Errorf("oauth: SQLite database %s is readable by others and cannot be restricted: %w", path+suffix, err)
+		}
+	}
+	return nil
 }
 
 // buildQueries writes the statements for the tables in dialect d.

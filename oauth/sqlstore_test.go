@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +18,13 @@ import (
 )
 
 // openSQLiteDB opens the SQLite file database at path the way SQLStore's
-// documentation asks: WAL mode and a busy timeout.
+// documentation asks: made private by PrepareSQLiteFile, in WAL mode, with a
+// busy timeout.
 func openSQLiteDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
+	if err := oauth.PrepareSQLiteFile(path); err != nil {
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
@@ -201,5 +207,49 @@ func TestSQLStorePostgresSchema(t *testing.T) {
 	if len(schema) != 2 || !strings.Contains(schema[0], "CREATE TABLE IF NOT EXISTS gym_tokens (") ||
 		!strings.Contains(schema[1], "CREATE TABLE IF NOT EXISTS gym_locks (") {
 		t.Fatalf("schema: %q", schema)
+	}
+}
+
+// TestPrepareSQLiteFile: a SQLite token database opened as SQLStore's
+// documentation says is private, like a FileStore's file: the database and
+// the WAL and shared-memory files SQLite makes beside it have mode 0600
+// (SQLite alone makes them 0644 under the usual umask), its new directory
+// 0700, and an existing database that others can read is restricted.
+func TestPrepareSQLiteFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not apply on Windows")
+	}
+	dir := filepath.Join(t.TempDir(), "new", "dir")
+	path := filepath.Join(dir, "tokens.db")
+	s := openSQLiteStore(t, path) // PrepareSQLiteFile, then sql.Open
+	if _, err := s.Save(t.Context(), oauth.LocationKey("app", "loc"), oauth.Token{AccessToken: "a", RefreshToken: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{path, path + "-wal", path + "-shm"}
+	for _, f := range files {
+		wantMode(t, f, 0o600)
+	}
+	wantMode(t, dir, 0o700)
+
+	// A database others can read is restricted, with its companions.
+	for _, f := range files {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := oauth.PrepareSQLiteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		wantMode(t, f, 0o600)
+	}
+	if tok, err := s.Load(t.Context(), oauth.LocationKey("app", "loc")); err != nil || tok.RefreshToken != "r" {
+		t.Fatalf("Load after PrepareSQLiteFile on an open database = %v, %v", tok, err)
+	}
+
+	for _, bad := range []string{"", ":memory:", "file:" + path, dir} {
+		if err := oauth.PrepareSQLiteFile(bad); err == nil {
+			t.Errorf("PrepareSQLiteFile(%q) succeeded", bad)
+		}
 	}
 }
