@@ -52,6 +52,27 @@
 // Webhooks are still not a complete change feed: reconcile by polling the
 // API as well.
 //
+// # Serving
+//
+// The Handler bounds what it reads itself: the body is capped
+// (WithMaxBodyBytes, 1 MiB) and must arrive within the read timeout
+// (WithReadTimeout, 10 s), else the answer is 408 and the connection is
+// closed. The http.Server in front of it should bound the rest:
+//
+//	srv := &http.Server{
+//		Addr:              ":8788",
+//		Handler:           mux,
+//		ReadHeaderTimeout: 5 * time.Second,  // slow headers
+//		ReadTimeout:       15 * time.Second, // headers and body together
+//		WriteTimeout:      30 * time.Second, // reading, the application and the answer
+//		IdleTimeout:       60 * time.Second, // keep-alive connections between deliveries
+//		MaxHeaderBytes:    64 << 10,
+//	}
+//
+// WriteTimeout must leave the application time to handle an event: a
+// delivery it cuts short gets no answer, and the API does not redeliver
+// after that.
+//
 // # Events
 //
 // Parse decodes every documented event — ContactCreate, ContactUpdate,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -17,7 +18,12 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	// DefaultReplayWindow is how far a delivery's timestamp may be from now.
 	DefaultReplayWindow = 5 * time.Minute
+	// DefaultReadTimeout bounds the time to read a delivery's body.
+	DefaultReadTimeout = 10 * time.Second
 )
+
+// errReadTimeout: the body was not read within the handler's read timeout.
+var errReadTimeout = errors.New("webhook: timed out reading the body")
 
 // HandlerFunc is the application's handler. Return nil only once the
 // event is safely handled: the delivery is acknowledged (2xx) only then.
@@ -31,11 +37,13 @@ type HandlerFunc func(ctx context.Context, ev Event) error
 // Answers: 200 once the application handled the event, or for a duplicate
 // (without calling the application again); 401 for a missing or bad
 // signature or a stale timestamp; 400 for a malformed body; 405 for a
-// method other than POST; 413 above the body cap. When the application
-// returns an error — or another delivery of the same event is still being
-// processed, or the dedup store fails — the answer is 429 with Retry-After,
-// because 429 is the only failure after which the API redelivers; the
-// event is released so the redelivery is processed.
+// method other than POST; 413 above the body cap; 408, closing the
+// connection, when the body is not received within the read timeout
+// (WithReadTimeout). When the application returns an error — or another
+// delivery of the same event is still being processed, or the dedup store
+// fails — the answer is 429 with Retry-After, because 429 is the only
+// failure after which the API redelivers; the event is released so the
+// redelivery is processed.
 //
 // Late redeliveries: a delivery whose timestamp is outside the replay
 // window is refused as stale (401) — unless its webhookId's earlier
@@ -48,6 +56,7 @@ type Handler struct {
 	verifier *Verifier
 	fn       HandlerFunc
 	maxBody  int64
+	readTO   time.Duration
 	window   time.Duration
 	now      func() time.Time
 	dedup    DedupStore
@@ -60,6 +69,17 @@ type HandlerOption func(*Handler)
 
 // WithMaxBodyBytes caps request bodies (default 1 MiB).
 func WithMaxBodyBytes(n int64) HandlerOption { return func(h *Handler) { h.maxBody = n } }
+
+// WithReadTimeout bounds the time to read a request's body, from when the
+// handler starts reading it (default 10 s): a client sending it too slowly
+// is answered 408 and its connection closed, so that slow bodies cannot
+// hold the server's connections. The handler sets the connection's read
+// deadline (http.ResponseController.SetReadDeadline), which net/http lifts
+// once the body is read, so the application's context is not cut short by
+// it. Where the ResponseWriter cannot set a read deadline (a wrapper
+// without Unwrap), the handler stops waiting for the body after d, closes
+// it and answers 408.
+func WithReadTimeout(d time.Duration) HandlerOption { return func(h *Handler) { h.readTO = d } }
 
 // WithReplayWindow sets how far from now a delivery's timestamp may be
 // (default 5 minutes).
@@ -95,7 +115,7 @@ func NewHandler(v *Verifier, fn HandlerFunc, opts ...HandlerOption) (*Handler, e
 	if fn == nil {
 		return nil, errors.New("webhook: NewHandler needs a handler function")
 	}
-	h := &Handler{verifier: v, fn: fn, maxBody: DefaultMaxBodyBytes, window: DefaultReplayWindow, now: time.Now,
+	h := &Handler{verifier: v, fn: fn, maxBody: DefaultMaxBodyBytes, readTO: DefaultReadTimeout, window: DefaultReplayWindow, now: time.Now,
 		logger: slog.New(slog.DiscardHandler), retry: time.Minute}
 	for _, o := range opts {
 		o(h)
@@ -103,8 +123,8 @@ func NewHandler(v *Verifier, fn HandlerFunc, opts ...HandlerOption) (*Handler, e
 	if h.dedup == nil {
 		h.dedup = NewMemoryDedup(0, 0)
 	}
-	if h.maxBody <= 0 || h.window <= 0 {
-		return nil, errors.New("webhook: body cap and replay window must be positive")
+	if h.maxBody <= 0 || h.window <= 0 || h.readTO <= 0 {
+		return nil, errors.New("webhook: body cap, read timeout and replay window must be positive")
 	}
 	return h, nil
 }
@@ -129,7 +149,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, http.StatusRequestEntityTooLarge, "body too large", nil)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	body, err := h.readBody(w, r)
+	if errors.Is(err, errReadTimeout) || errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		h.reply(w, http.StatusRequestTimeout, "timed out reading the body", nil)
+		h.logger.Warn("webhook: timed out reading the body", "timeout", h.readTO)
+		return
+	}
 	if err != nil {
 		h.reply(w, http.StatusBadRequest, "could not read the body", nil)
 		return
@@ -192,6 +218,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logger.Error("webhook: could not record a processed event", "webhookId", m.WebhookID, "error", err)
 	}
 	h.reply(w, http.StatusOK, "ok", m)
+}
+
+// readBody reads up to maxBody+1 bytes of r's body within the read
+// timeout, measured on the real clock (not h.now, which tests may fix).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	read := func() ([]byte, error) { return io.ReadAll(io.LimitReader(r.Body, h.maxBody+1)) }
+	if r.ContentLength == 0 {
+		// No body (http.NoBody): nothing to wait for, and no deadline to
+		// leave on a connection whose next request is already awaited.
+		return read()
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(h.readTO)); err == nil {
+		// net/http lifts the deadline once the body is read to its end
+		// (always, unless the body is refused), so it cannot cancel the
+		// request's context while the application runs.
+		return read()
+	}
+	// The ResponseWriter cannot set the connection's deadline (a wrapper
+	// without Unwrap, or another server): bound the wait instead. Closing
+	// the body ends a pending Read in net/http's HTTP/2 server and most
+	// other bodies; net/http's HTTP/1 body ends it at the next bytes
+	// received. The reader is waited for: the body is never read after
+	// ServeHTTP returns.
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		body, err := read()
+		done <- result{body, err}
+	}()
+	t := time.NewTimer(h.readTO)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.body, res.err
+	case <-t.C:
+	}
+	r.Body.Close()
+	if res := <-done; res.err == nil {
+		return res.body, nil // read whole just as the timer fired
+	}
+	return nil, errReadTimeout
 }
 
 func (h *Handler) tryLater(w http.ResponseWriter, msg string, m *Meta) {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Signature headers.
@@ -34,12 +36,24 @@ var (
 
 // Verifier checks webhook signatures over the raw body bytes. The zero
 // value verifies nothing and rejects everything; build one with
-// NewVerifier.
+// NewVerifier. It is safe for concurrent use.
+//
+// RSA keys are tried in this order: the key that verified the last
+// x-wh-signature, then the application's own keys in the order given,
+// then PublishedRSAKey; a key given twice is tried once. A signature is
+// checked only under the keys of its length (a PKCS #1 v1.5 signature is
+// exactly as long as the key's modulus), so a genuine delivery costs one
+// RSA verification in the steady state and a forged one at most one per
+// distinct trusted key.
 type Verifier struct {
 	ed          []ed25519.PublicKey
 	rsa         []*rsa.PublicKey
 	unsigned    bool
 	noPublished bool
+	// lastRSA is the index in rsa of the key that verified last.
+	lastRSA atomic.Int32
+	// rsaVerify replaces rsa.VerifyPKCS1v15 when set (tests count calls).
+	rsaVerify func(*rsa.PublicKey, crypto.Hash, []byte, []byte) error
 }
 
 // Option configures a Verifier.
@@ -70,7 +84,7 @@ func WithEd25519PublicKey(k ed25519.PublicKey) Option {
 }
 
 // WithRSAKey trusts an RSA public key (PEM, base64 or hex) for the legacy
-// x-wh-signature, in addition to the published one.
+// x-wh-signature, in addition to the published one (and tried before it).
 func WithRSAKey(key string) Option {
 	return func(v *Verifier) error {
 		k, err := ParseRSAKey(key)
@@ -113,8 +127,8 @@ func InsecureAcceptUnsignedForLocalDevelopment() Option {
 	}
 }
 
-// NewVerifier returns a verifier trusting the published RSA key and the
-// given keys. Options apply in order.
+// NewVerifier returns a verifier trusting the given keys and the published
+// RSA key. Options apply in order.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	published, err := ParseRSAKey(PublishedRSAKey)
 	if err != nil {
@@ -126,9 +140,13 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 			return nil, err
 		}
 	}
+	// The application's own keys first: a verifier given one usually
+	// receives deliveries signed by it. A key given twice is tried once.
 	if !v.noPublished {
-		v.rsa = append([]*rsa.PublicKey{published}, v.rsa...)
+		v.rsa = append(v.rsa, published)
 	}
+	v.rsa = distinct(v.rsa)
+	v.ed = distinct(v.ed)
 	if len(v.ed) == 0 && len(v.rsa) == 0 && !v.unsigned {
 		return nil, errors.New("webhook: the verifier trusts no key")
 	}
@@ -163,6 +181,17 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	return ErrMissingSignature
 }
 
+// distinct returns keys without repeats, in the order of first appearance.
+func distinct[K interface{ Equal(crypto.PublicKey) bool }](keys []K) []K {
+	var out []K
+	for _, k := range keys {
+		if !slices.ContainsFunc(out, func(o K) bool { return o.Equal(k) }) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func decodeSignature(s string) ([]byte, bool) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
@@ -187,12 +216,33 @@ func (v *Verifier) verifyEd25519(sig string, body []byte) bool {
 
 func (v *Verifier) verifyRSA(sig string, body []byte) bool {
 	b, ok := decodeSignature(sig)
-	if !ok || len(b) > 1024 {
+	if !ok {
 		return false
 	}
+	verify := v.rsaVerify
+	if verify == nil {
+		verify = rsa.VerifyPKCS1v15
+	}
 	sum := sha256.Sum256(body)
-	for _, k := range v.rsa {
-		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], b) == nil {
+	last := int(v.lastRSA.Load())
+	try := func(i int) bool {
+		k := v.rsa[i]
+		// RFC 8017 8.2.2: a signature is exactly as long as the modulus.
+		// One of another length was not made with k: refuse it without
+		// the costly verification.
+		if len(b) != k.Size() || verify(k, crypto.SHA256, sum[:], b) != nil {
+			return false
+		}
+		if i != last {
+			v.lastRSA.Store(int32(i))
+		}
+		return true
+	}
+	if last < len(v.rsa) && try(last) {
+		return true
+	}
+	for i := range v.rsa {
+		if i != last && try(i) {
 			return true
 		}
 	}

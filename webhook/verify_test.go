@@ -213,3 +213,60 @@ func TestKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// testRSAKey4096 is an RSA key pair of the published key's size, generated
+// once per test binary (a second or so under -race).
+var testRSAKey4096 = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// BenchmarkVerifyAppKeyRSA: a delivery signed by the app's own RSA key
+// (the published key trusted too, as by default). One RSA verification per
+// delivery is the floor.
+func BenchmarkVerifyAppKeyRSA(b *testing.B) {
+	key := testRSAKey4096()
+	v, err := webhook.NewVerifier(webhook.WithRSAPublicKey(&key.PublicKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := noteBody("wh-bench-app", fuzzNow, 0)
+	h := sigHeader(webhook.LegacySignatureHeader, rsaSign(b, key, body))
+	for b.Loop() {
+		if err := v.Verify(h, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyForgedRSA: forged x-wh-signatures against a verifier
+// trusting the published key and the app's own (both 4096-bit): one of
+// the keys' length (it must be tried under each key) and one of another
+// length (no key can have made it).
+func BenchmarkVerifyForgedRSA(b *testing.B) {
+	key := testRSAKey4096()
+	v, err := webhook.NewVerifier(webhook.WithRSAPublicKey(&key.PublicKey))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := noteBody("wh-bench-forged", fuzzNow, 0)
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"key-length", key.Size()}, {"other-length", 256}} {
+		b.Run(bc.name, func(b *testing.B) {
+			sig := make([]byte, bc.size)
+			rand.Read(sig)
+			sig[0] = 0 // below the modulus: a well-formed RSA input
+			h := sigHeader(webhook.LegacySignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			for b.Loop() {
+				if err := v.Verify(h, body); !errors.Is(err, webhook.ErrInvalidSignature) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

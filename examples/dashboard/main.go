@@ -96,7 +96,7 @@ func runWith(ctx context.Context, args []string, out io.Writer, getenv func(stri
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: d.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(d.handler)
 	fmt.Fprintf(out, "Dashboard of %d gym members at http://%s/\n", len(d.members), ln.Addr())
 	fmt.Fprintln(out, d.about)
 
@@ -122,6 +122,20 @@ func runWith(ctx context.Context, args []string, out io.Writer, getenv func(stri
 		return err
 	}
 	return nil
+}
+
+// newServer returns the dashboard's HTTP server, with every stage of a
+// request bounded so that slow or idle clients cannot hold connections.
+// A WriteTimeout suits it: each page is rendered from the read model at
+// once; nothing is streamed.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 }
 
 // demo is the fake API with its seeded members, the stores and the

@@ -8,17 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	contactsync "github.com/gymflow/contacts-go/sync"
 )
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progressBar shows a run's progress: on a terminal a bar redrawn in

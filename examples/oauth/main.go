@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "Installed for location %s: %v\n", key.LocationID, tok)
 		installed <- key
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(mux)
 	go srv.Serve(l)
 	defer srv.Close()
 
@@ -180,6 +180,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "Call made after the refresh: %d refresh request(s); stored token is now at version %d, valid until %s\n",
 		fake.TokenRequests("refresh_token"), tok.Version, tok.Expiry.Format(time.RFC3339))
 	return nil
+}
+
+// newServer returns the callback server, with every stage of a request
+// bounded so that slow or idle clients cannot hold connections. Its
+// WriteTimeout leaves the callback time to exchange the code for a token.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 }
 
 func randomState() string {

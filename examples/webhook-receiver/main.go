@@ -305,7 +305,7 @@ func startReceiver(out io.Writer, listen string, demo bool, v *webhook.Verifier,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks", h)
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := newServer(mux)
 	go server.Serve(l)
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -313,6 +313,23 @@ func startReceiver(out io.Writer, listen string, demo bool, v *webhook.Verifier,
 		server.Shutdown(ctx)
 	}
 	return "http://" + l.Addr().String() + "/webhooks", stop, nil
+}
+
+// newServer returns the receiver's HTTP server, with every stage of a
+// request bounded so that slow or idle clients cannot hold connections:
+// the headers, the whole request (the webhook.Handler also gives a body
+// 10 s from when it starts reading it), the answer — which includes the
+// application's handling of the event, so it must leave time for that —
+// and keep-alive connections between deliveries.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // openSQLDedup opens (creating it if needed) a SQLite dedup record.
