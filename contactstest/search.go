@@ -296,21 +296,23 @@ func (s *Server) byDateAddedLocked(locID string, match []contactMatch) []*Contac
 // queryMatch returns the free-text match of query, or nil for an empty
 // query: a case-insensitive substring of the name, first or last name,
 // email or company name, or — for a query made of phone characters — a
-// run of digits of the phone number.
+// run of digits of the phone number (see phoneQueries).
 func queryMatch(query string) contactMatch {
 	q := strings.ToLower(strings.TrimSpace(query))
 	if q == "" {
 		return nil
 	}
-	digits := phoneQueryDigits(q)
+	digits := phoneQueries(q)
 	return func(ct *Contact) bool {
 		for _, s := range [...]string{ct.displayName(), ct.FirstName + " " + ct.LastName, ct.Email, ct.CompanyName} {
 			if strings.Contains(strings.ToLower(s), q) {
 				return true
 			}
 		}
-		if digits != "" && strings.Contains(ct.Phone, digits) {
-			return true
+		for _, d := range digits {
+			if strings.Contains(ct.Phone, d) {
+				return true
+			}
 		}
 		return strings.Contains(ct.Phone, q)
 	}
@@ -331,6 +333,23 @@ func phoneQueryDigits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// phoneQueries returns the runs of digits a phone query looks for in the
+// stored E.164 numbers, or nil if s does not look like (part of) a phone
+// number: its digits (phoneQueryDigits), and, when s is a whole number
+// written another way, the digits of its E.164 form as normalizePhone
+// reads it, so that "+44 (0)20 7946 0958" and "011 44 20 7946 0958"
+// find +442079460958 as "+44 20 7946 0958" does.
+func phoneQueries(s string) []string {
+	d := phoneQueryDigits(s)
+	if d == "" {
+		return nil
+	}
+	if n := normalizePhone(s); n != "" && n[1:] != d {
+		return []string{d, n[1:]}
+	}
+	return []string{d}
 }
 
 // ---- Sorting -------------------------------------------------------------
@@ -840,7 +859,7 @@ func scalarString(v any) (string, bool) {
 
 // stringMatch tests a string field. Comparisons ignore case, except on
 // id; email is compared trimmed and phone in E.164 (contains on phone
-// looks for the value's digits).
+// looks for the value's digits, see phoneQueries).
 func stringMatch(field string, get func(*Contact) string, op string, wants []string) contactMatch {
 	if op == opExists || op == opNotExists {
 		return existence(op, func(ct *Contact) bool { return strings.TrimSpace(get(ct)) != "" })
@@ -860,11 +879,15 @@ func stringMatch(field string, get func(*Contact) string, op string, wants []str
 		}
 		test = func(have, want string) bool { return have == want }
 	case field == "phone":
-		for i, w := range wants {
-			if d := phoneQueryDigits(w); d != "" {
-				wants[i] = d
+		var digits []string
+		for _, w := range wants {
+			if ds := phoneQueries(w); ds != nil {
+				digits = append(digits, ds...)
+			} else {
+				digits = append(digits, w)
 			}
 		}
+		wants = digits
 		test = strings.Contains
 	case exact:
 		test = func(have, want string) bool { return strings.EqualFold(strings.TrimSpace(have), want) }

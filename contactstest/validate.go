@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // fields is a decoded JSON object body.
@@ -166,34 +168,35 @@ func validEmail(s string) bool {
 	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.HasSuffix(s, ".")
 }
 
+// phoneRegion is the region of phone numbers written without a country
+// code: the fake reads them as North American.
+const phoneRegion = "US"
+
 // normalizePhone returns the E.164 form of a phone number, or "" if it is
-// not one. Numbers without a country code are read as North American.
+// not one. Like contactsync.E164, it reads the number with
+// libphonenumber's metadata (github.com/nyaruka/phonenumbers), so that
+// both write any number E164 accepts the same way: "(212) 555-0123",
+// "+1 212 555 0123" and "011 1 212 555 0123" are all +12125550123, and
+// "+44 (0)20 7946 0958" is +442079460958. Numbers without a country code
+// are read as North American (phoneRegion).
+//
+// It is more lenient than E164, which refuses numbers outside their plan
+// before they are sent: any number of a possible length for its
+// country's plan is taken, valid or not (+1 555 555 0100 has no real area
+// code). It refuses what is not a number (letters count only in a number
+// written with them, "1-800-FLOWERS"), numbers too short or too long for
+// their plan (including local numbers without an area code), unknown
+// country codes and extensions.
 func normalizePhone(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
 	}
-	plus := strings.HasPrefix(s, "+")
-	var digits strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits.WriteRune(r)
-		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' || r == '+' && digits.Len() == 0:
-		default:
-			return ""
-		}
+	num, err := phonenumbers.Parse(s, phoneRegion)
+	if err != nil || num.GetExtension() != "" || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
+		return ""
 	}
-	d := digits.String()
-	switch {
-	case plus && len(d) >= 8 && len(d) <= 15:
-		return "+" + d
-	case !plus && len(d) == 10:
-		return "+1" + d
-	case !plus && len(d) == 11 && d[0] == '1':
-		return "+" + d
-	}
-	return ""
+	return phonenumbers.Format(num, phonenumbers.E164)
 }
 
 // dateOfBirthLayouts are the formats the API accepts for dateOfBirth.

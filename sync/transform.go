@@ -4,14 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode"
 
 	contacts "github.com/gymflow/contacts-go"
+	"github.com/nyaruka/phonenumbers"
 )
 
 // TransformFunc turns a GymFlow value into the value written to the
@@ -123,67 +124,39 @@ func validEmail(s string) bool {
 	return len(labels[len(labels)-1]) >= 2
 }
 
-// region holds what E164 needs to know about a country's numbering plan.
-type region struct {
-	code  string // country calling code
-	trunk string // national trunk prefix, stripped from national numbers
-	idd   string // international call prefix, read like "+" ("" none)
-	// min and max bound the national significant number's length.
-	min, max int
-}
+// SupportedRegions returns the region codes E164 accepts as its default
+// region, sorted: the ISO 3166-1 alpha-2 codes of every numbering plan
+// in libphonenumber's metadata (github.com/nyaruka/phonenumbers). The
+// caller owns the slice.
+func SupportedRegions() []string { return slices.Clone(supportedRegions()) }
 
-// regions are the numbering plans E164 supports, by ISO 3166-1 alpha-2
-// code. Lengths are those of the national significant number (without
-// trunk prefix and country code).
-var regions = map[string]region{
-	"US": {"1", "1", "011", 10, 10},
-	"CA": {"1", "1", "011", 10, 10},
-	"GB": {"44", "0", "00", 7, 10},
-	"IE": {"353", "0", "00", 7, 9},
-	"DE": {"49", "0", "00", 5, 13},
-	"FR": {"33", "0", "00", 9, 9},
-	"ES": {"34", "", "00", 9, 9},
-	"IT": {"39", "", "00", 6, 11},
-	"PT": {"351", "", "00", 9, 9},
-	"NL": {"31", "0", "00", 9, 9},
-	"BE": {"32", "0", "00", 8, 9},
-	"CH": {"41", "0", "00", 9, 9},
-	"AT": {"43", "0", "00", 4, 13},
-	"SE": {"46", "0", "00", 6, 10},
-	"NO": {"47", "", "00", 8, 8},
-	"DK": {"45", "", "00", 8, 8},
-	"PL": {"48", "", "00", 9, 9},
-	"BR": {"55", "0", "", 10, 11},
-	"MX": {"52", "", "00", 10, 10},
-	"AR": {"54", "0", "00", 10, 11},
-	"AU": {"61", "0", "0011", 9, 9},
-	"NZ": {"64", "0", "00", 8, 10},
-	"IN": {"91", "0", "00", 10, 10},
-	"ZA": {"27", "0", "00", 9, 9},
-	"JP": {"81", "0", "010", 9, 10},
-}
+var supportedRegions = sync.OnceValue(func() []string {
+	return slices.Sorted(maps.Keys(phonenumbers.GetSupportedRegions()))
+})
 
-// SupportedRegions returns the region codes E164 accepts, sorted.
-func SupportedRegions() []string {
-	out := make([]string, 0, len(regions))
-	for r := range regions {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// E164 normalises a phone number to E.164 ("+" and 8–15 digits).
+// E164 normalises a phone number to E.164 ("+", country code, national
+// number), with libphonenumber's metadata (github.com/nyaruka/phonenumbers)
+// for every numbering plan.
 //
 // A number written internationally — with a leading "+", or the default
-// region's international prefix such as "00" or "011" — keeps its country
-// code; "(0)" in it ("+44 (0)20 …") and a trunk 0 wrongly left after a
-// country code whose plan has one ("+44 020 …") are dropped. Any other
-// number is national to defaultRegion: its trunk prefix (0 in most of
-// Europe, 1 in North America; none in ES, IT, PT, NO, DK, PL, MX) is
-// stripped, its length is checked against the region's plan, and the
-// region's calling code is prepended. Spaces and the punctuation
-// - . / ( ) are ignored; letters (e.g. extensions) are an error.
+// region's international prefix such as "00", "011" or Singapore's
+// "001" — keeps its country code; a trunk prefix written after a country
+// code whose plan has one ("+44 (0)20 …", "+44 020 …") is dropped, while
+// a 0 that belongs to the number (Italy's "+39 06 …") is kept. Any other
+// number is national to defaultRegion: its trunk prefix, if the plan has
+// one (0 in most of Europe, 1 in North America; none in Singapore,
+// Poland, Italy, …), is stripped and the region's calling code prepended.
+// Spaces and punctuation are ignored, and letters of a number written
+// with them ("1-800-FLOWERS") are read as on a phone keypad.
+//
+// The result must be a valid number of its plan, of any type (fixed
+// line, mobile, toll free, VoIP, …). A number of the wrong length, one
+// outside the plan's ranges (such as Ofcom's drama range 07700 900xxx or
+// North America's area code 555), text, and a number with an extension
+// ("x12", "ext. 12", ";ext=12", "#12": the contact's phone takes none,
+// and dropping it would merge different people behind one switchboard)
+// are errors that quote the number given and match ErrBadRecord
+// (errors.Is), so Apply rejects the member.
 //
 // defaultRegion is an ISO 3166-1 alpha-2 code, case-insensitive, from
 // SupportedRegions; "" accepts only international numbers. An
@@ -193,15 +166,10 @@ func SupportedRegions() []string {
 // empty string stays empty.
 func E164(defaultRegion string) TransformFunc {
 	code := strings.ToUpper(strings.TrimSpace(defaultRegion))
-	reg, ok := regions[code]
-	if !ok && code != "" {
-		err := fmt.Errorf("%w: E164: unsupported region %q (supported: %s)",
-			ErrBadMapping, defaultRegion, strings.Join(SupportedRegions(), " "))
+	if _, ok := slices.BinarySearch(supportedRegions(), code); !ok && code != "" {
+		err := fmt.Errorf("%w: E164: unsupported region %q (want an ISO 3166-1 alpha-2 code that SupportedRegions lists, such as \"GB\")",
+			ErrBadMapping, defaultRegion)
 		return func(any) (any, error) { return nil, err }
-	}
-	var def *region
-	if ok {
-		def = &reg
 	}
 	return func(v any) (any, error) {
 		var s string
@@ -215,12 +183,12 @@ func E164(defaultRegion string) TransformFunc {
 				s = i
 				break
 			}
-			return nil, fmt.Errorf("phone number must be a string, not %T", v)
+			return nil, badPhone("phone number must be a string, not %T", v)
 		}
 		if strings.TrimSpace(s) == "" {
 			return "", nil
 		}
-		out, err := e164(s, def)
+		out, err := e164(s, code)
 		if err != nil {
 			return nil, err
 		}
@@ -228,68 +196,66 @@ func E164(defaultRegion string) TransformFunc {
 	}
 }
 
-func e164(in string, def *region) (string, error) {
-	s := strings.TrimSpace(in)
-	intl := strings.HasPrefix(s, "+")
-	if intl {
-		s = s[1:]
-	}
-	if strings.Contains(s, "+") {
-		return "", fmt.Errorf("invalid phone number %q: misplaced +", in)
-	}
-	if intl || def != nil && def.idd != "" && strings.HasPrefix(s, def.idd) {
-		s = strings.ReplaceAll(s, "(0)", "")
-	}
-	var b strings.Builder
-	for _, r := range s {
+// phoneError is an invalid phone number: E164's errors match ErrBadRecord
+// without repeating its text in the member's failure reason.
+type phoneError struct{ msg string }
+
+func (e *phoneError) Error() string { return e.msg }
+
+// Is reports whether target is ErrBadRecord.
+func (e *phoneError) Is(target error) bool { return target == ErrBadRecord }
+
+func badPhone(format string, args ...any) error {
+	return &phoneError{msg: fmt.Sprintf(format, args...)}
+}
+
+// e164 parses in with region ("" none) as the default region.
+func e164(in, region string) (string, error) {
+	num, err := phonenumbers.Parse(in, region)
+	if err != nil {
+		var why string
 		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case unicode.IsSpace(r) || strings.ContainsRune("-./()", r):
+		case errors.Is(err, phonenumbers.ErrInvalidCountryCode) && region == "" && !strings.Contains(in, "+"):
+			why = "no country code and no default region"
+		case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+			why = "unknown country calling code"
+		case errors.Is(err, phonenumbers.ErrNotANumber):
+			why = "not a phone number"
+		case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
+			why = "too short"
+		case errors.Is(err, phonenumbers.ErrNumTooLong):
+			why = "too long"
 		default:
-			return "", fmt.Errorf("invalid phone number %q: unexpected %q", in, r)
+			why = err.Error()
 		}
+		return "", badPhone("invalid phone number %q: %s", in, why)
 	}
-	d := b.String()
-	if !intl && def != nil && def.idd != "" && strings.HasPrefix(d, def.idd) {
-		d, intl = d[len(def.idd):], true
+	if ext := num.GetExtension(); ext != "" {
+		return "", badPhone("invalid phone number %q: has an extension (%s); the API's phone field takes none", in, ext)
 	}
-	if intl {
-		d = dropTrunkAfterCode(d)
-	} else {
-		if def == nil {
-			return "", fmt.Errorf("invalid phone number %q: no country code and no default region", in)
-		}
-		d = strings.TrimPrefix(d, def.trunk)
-		if len(d) < def.min || len(d) > def.max {
-			return "", fmt.Errorf("invalid phone number %q: %d digits after the trunk prefix, want %s for +%s",
-				in, len(d), lengths(def.min, def.max), def.code)
-		}
-		d = def.code + d
+	out := phonenumbers.Format(num, phonenumbers.E164)
+	if phonenumbers.IsValidNumber(num) {
+		return out, nil
 	}
-	if len(d) < 8 || len(d) > 15 {
-		return "", fmt.Errorf("invalid phone number %q: %d digits, want 8 to 15 with the country code", in, len(d))
+	cc := int(num.GetCountryCode())
+	plan := fmt.Sprintf("+%d", cc)
+	if r := phonenumbers.GetRegionCodeForCountryCode(cc); r != phonenumbers.UNKNOWN_REGION && r != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {
+		plan = fmt.Sprintf("%s (+%d)", r, cc)
 	}
-	return "+" + d, nil
-}
-
-// dropTrunkAfterCode removes a trunk 0 written after a country code whose
-// plan uses one ("4402079460958" → "442079460958"); national significant
-// numbers there never start with 0.
-func dropTrunkAfterCode(d string) string {
-	for _, r := range regions {
-		if r.trunk == "0" && strings.HasPrefix(d, r.code+"0") {
-			return r.code + d[len(r.code)+1:]
-		}
+	var why string
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		why = "too short: a local number needs its area code"
+	case phonenumbers.TOO_SHORT:
+		why = "too short for " + plan
+	case phonenumbers.TOO_LONG:
+		why = "too long for " + plan
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		why = "unknown country calling code"
+	default: // IS_POSSIBLE, INVALID_LENGTH
+		why = "not a valid number for " + plan
 	}
-	return d
-}
-
-func lengths(lo, hi int) string {
-	if lo == hi {
-		return strconv.Itoa(lo)
-	}
-	return fmt.Sprintf("%d to %d", lo, hi)
+	return "", badPhone("invalid phone number %q (read as %s): %s", in, out, why)
 }
 
 // DateFormat parses a date written with the Go layout (e.g. "02/01/2006"

@@ -103,7 +103,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.realLimits, "real-limits", false, "keep the live API's rate limits (100 requests / 10 s) on the embedded fake")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan the writes without sending any (and without changing the state)")
 	fs.StringVar(&cfg.state, "state", "", "SQLite state file (default: in memory with the fake, "+defaultRealState+" with the real API)")
-	fs.StringVar(&cfg.region, "region", "US", "country of phone numbers written without a country code ("+strings.Join(contactsync.SupportedRegions(), " ")+")")
+	fs.StringVar(&cfg.region, "region", "US", "country of phone numbers written without a country code (ISO 3166 code, e.g. US, GB, SG, PL)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 4, "members synced at once")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -112,7 +112,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if !slices.Contains(contactsync.SupportedRegions(), strings.ToUpper(cfg.region)) {
-		return cfg, fmt.Errorf("-region %q: want one of %s", cfg.region, strings.Join(contactsync.SupportedRegions(), " "))
+		return cfg, fmt.Errorf("-region %q: not a region with a numbering plan; want an ISO 3166 code such as US, GB, SG or PL", cfg.region)
 	}
 	return cfg, nil
 }

@@ -13,7 +13,9 @@
 // reserved example domains (RFC 2606), and phone numbers from ranges
 // reserved for fiction (555-01xx in North America, Ofcom's drama ranges in
 // the UK, ACMA's in Australia, ARCEP's in France, the Bundesnetzagentur's
-// in Germany). Six records are deliberately bad, as real exports are.
+// in Germany), picked from those that libphonenumber, and so
+// contactsync.E164, takes as valid numbers. Six records are deliberately
+// bad, as real exports are.
 package main
 
 import (
@@ -415,12 +417,13 @@ func (g *generator) intlPhone() string {
 		n := g.rng.IntN(1000)
 		var digits, text string
 		switch g.rng.IntN(7) {
-		case 0: // UK mobile, Ofcom drama range 07700 900000–900999
-			digits = fmt.Sprintf("447700900%03d", n)
-			text = fmt.Sprintf("+44 7700 900%03d", n)
+		case 0: // Manchester, Ofcom drama range 0161 496 0000–0999 (the
+			// mobile drama range 07700 900xxx is not a valid number)
+			digits = fmt.Sprintf("441614960%03d", n)
+			text = fmt.Sprintf("+44 161 496 0%03d", n)
 		case 1: // the same, dialled from the US
-			digits = fmt.Sprintf("447700900%03d", n)
-			text = fmt.Sprintf("011 44 7700 900%03d", n)
+			digits = fmt.Sprintf("441614960%03d", n)
+			text = fmt.Sprintf("011 44 161 496 0%03d", n)
 		case 2: // London, 020 7946 0000–0999, with the UK's "(0)"
 			digits = fmt.Sprintf("4420794600%02d", n%100)
 			text = fmt.Sprintf("+44 (0)20 7946 00%02d", n%100)
@@ -430,12 +433,13 @@ func (g *generator) intlPhone() string {
 		case 4: // Sydney, 02 5550 xxxx
 			digits = fmt.Sprintf("61255500%03d", n)
 			text = fmt.Sprintf("+61 2 5550 0%03d", n)
-		case 5: // French mobile, 06 39 98 xx xx
-			digits = fmt.Sprintf("3363998%04d", n)
-			text = fmt.Sprintf("+33 6 39 98 %02d %02d", n/100, n%100)
+		case 5: // Paris, ARCEP's fiction range 01 99 00 xx xx (its mobile
+			// range 06 39 98 xx xx is not a valid number)
+			digits = fmt.Sprintf("3319900%04d", n)
+			text = fmt.Sprintf("+33 1 99 00 %02d %02d", n/100, n%100)
 		default:
-			digits = fmt.Sprintf("447700900%03d", n)
-			text = fmt.Sprintf("+447700900%03d", n)
+			digits = fmt.Sprintf("441614960%03d", n)
+			text = fmt.Sprintf("+441614960%03d", n)
 		}
 		if !g.phones[digits] {
 			g.phones[digits] = true
