@@ -17,6 +17,7 @@ import (
 	"time"
 
 	contacts "github.com/gymflow/contacts-go"
+	"github.com/gymflow/contacts-go/internal/pgtest"
 	"github.com/gymflow/contacts-go/oauth"
 )
 
@@ -30,11 +31,11 @@ const (
 )
 
 // refreshHelper is one process of TestTwoProcessesRefreshOnce: it opens the
-// shared SQLite store, waits for the barrier file so both processes start
+// shared SQLite (or PostgreSQL) store, waits for the barrier file so both processes start
 // together, makes an API call (which needs a refresh) and prints the access
 // token it used.
 func refreshHelper(path string) error {
-	store, err := openSQLite(path)
+	store, err := openShared(path)
 	if err != nil {
 		return err
 	}
@@ -77,6 +78,20 @@ func TestTwoProcessesRefreshOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testTwoProcessesRefreshOnce(t, path, store)
+}
+
+// TestTwoProcessesRefreshOncePostgres is TestTwoProcessesRefreshOnce with
+// the store in PostgreSQL.
+func TestTwoProcessesRefreshOncePostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	testTwoProcessesRefreshOnce(t, url, openPostgresStore(t, url))
+}
+
+// testTwoProcessesRefreshOnce runs two refresh helper processes on the
+// store at path (a SQLite file or a PostgreSQL URL), which store is.
+func testTwoProcessesRefreshOnce(t *testing.T, path string, store *oauth.SQLStore) {
 	e := newEnv(t, store)
 	// Age the stored token: both processes must refresh before calling.
 	tok := e.stored(t)
@@ -216,7 +231,7 @@ func TestSourcesSharingAStoreRefreshOnce(t *testing.T) {
 // Environment of a hold helper process (kind "hold"), besides the refresh
 // helper's URL, client, secret and location.
 const (
-	holdStoreEnv = "OAUTH_HOLD_STORE" // "file" or "sqlite"
+	holdStoreEnv = "OAUTH_HOLD_STORE" // "file", "sqlite" or "Postgres"
 	holdLeaseEnv = "OAUTH_HOLD_LEASE" // the Source's lock TTL
 )
 
@@ -235,6 +250,8 @@ func holdHelper(path string) error {
 		store, err = oauth.NewFileStore(path)
 	case "sqlite":
 		store, err = openSQLite(path)
+	case "Postgres":
+		store, _, err = openPostgres(path)
 	default:
 		err = fmt.Errorf("unknown store kind %q", kind)
 	}
@@ -260,7 +277,8 @@ func holdHelper(path string) error {
 // It runs the default configuration scaled down, so as not to wait
 // DefaultLockTTL: the lease is 2 s and the refresh timeout is scaled by the
 // same factor as the lock TTL (2 s × DefaultRefreshTimeout/DefaultLockTTL).
-// TestDefaultsOutwaitACrashedHolder checks the defaults themselves.
+// TestDefaultsOutwaitACrashedHolder checks the defaults themselves. Its
+// subtest Postgres keeps the lease in PostgreSQL.
 func TestKilledRefresherDoesNotBlockTheNextCaller(t *testing.T) {
 	t.Parallel()
 	const lease = 2 * time.Second
@@ -269,7 +287,7 @@ func TestKilledRefresherDoesNotBlockTheNextCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"file", "sqlite"} {
+	for _, kind := range []string{"file", "sqlite", "Postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			var (
@@ -287,7 +305,12 @@ func TestKilledRefresherDoesNotBlockTheNextCaller(t *testing.T) {
 				path = filepath.Join(t.TempDir(), "tokens.db")
 				store = openSQLiteStore(t, path)
 				db := openSQLiteDB(t, path)
-				leases = func(key oauth.Key) []string { return sqlLeases(t, db, key) }
+				leases = func(key oauth.Key) []string { return sqlLeases(t, db, oauth.SQLite, key) }
+			case "Postgres":
+				path = pgtest.URL(t)
+				store = openPostgresStore(t, path)
+				db := pgtest.Open(t, path)
+				leases = func(key oauth.Key) []string { return sqlLeases(t, db, oauth.Postgres, key) }
 			}
 			e := newEnv(t, store)
 			tok := e.stored(t)
@@ -391,10 +414,14 @@ func fileLeases(t *testing.T, path string, key oauth.Key) []string {
 }
 
 // sqlLeases lists the holders of key's refresh lock in a SQLStore's
-// database with the default table prefix.
-func sqlLeases(t *testing.T, db *sql.DB, key oauth.Key) []string {
+// database, of dialect d, with the default table prefix.
+func sqlLeases(t *testing.T, db *sql.DB, d oauth.Dialect, key oauth.Key) []string {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), `SELECT holder FROM contacts_oauth_locks WHERE app_id = ? AND subject = ?`, key.AppID, key.Subject())
+	q := `SELECT holder FROM contacts_oauth_locks WHERE app_id = ? AND subject = ?`
+	if d == oauth.Postgres {
+		q = `SELECT holder FROM contacts_oauth_locks WHERE app_id = $1 AND subject = $2`
+	}
+	rows, err := db.QueryContext(t.Context(), q, key.AppID, key.Subject())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gymflow/contacts-go/internal/pgtest"
 	"github.com/gymflow/contacts-go/oauth"
 )
 
 // Environment of a helper process.
 const (
-	helperKindEnv   = "OAUTH_STORE_HELPER" // "file", "sqlite", "refresh" or "hold"
+	helperKindEnv   = "OAUTH_STORE_HELPER" // "file", "sqlite", "postgres", "refresh" or "hold"
 	helperPathEnv   = "OAUTH_STORE_HELPER_PATH"
 	helperRoundsEnv = "OAUTH_STORE_HELPER_ROUNDS"
 )
@@ -29,7 +30,8 @@ var multiProcessKey = oauth.LocationKey("multiprocess-app", "loc-1")
 
 // TestMain turns the test binary into a helper process when the
 // environment asks for one: several of them share a store, as separate
-// processes of an integration do.
+// processes of an integration do. Otherwise it runs the tests, and stops
+// the PostgreSQL server they may have started (internal/pgtest).
 func TestMain(m *testing.M) {
 	if kind := os.Getenv(helperKindEnv); kind != "" {
 		if err := runHelperProcess(kind); err != nil {
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 func runHelperProcess(kind string) error {
@@ -59,6 +61,8 @@ func runHelperProcess(kind string) error {
 		store, err = oauth.NewFileStore(path)
 	case "sqlite":
 		store, err = openSQLite(path)
+	case "postgres":
+		store, _, err = openPostgres(path)
 	default:
 		err = fmt.Errorf("unknown helper kind %q", kind)
 	}
@@ -71,6 +75,17 @@ func runHelperProcess(kind string) error {
 		}
 	}
 	return nil
+}
+
+// openShared opens the store at path that the processes of a test share:
+// the PostgreSQL database if path is a connection URL, else the SQLite
+// file.
+func openShared(path string) (*oauth.SQLStore, error) {
+	if isPostgresURL(path) {
+		s, _, err := openPostgres(path)
+		return s, err
+	}
+	return openSQLite(path)
 }
 
 // openSQLite opens a migrated store in the SQLite file at path, made private

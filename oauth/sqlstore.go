@@ -6,41 +6,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
-	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gymflow/contacts-go/internal/sqldb"
 )
 
-// Dialect is the SQL dialect of a SQLStore's database.
-type Dialect int
+// Dialect is the SQL dialect of a SQLStore's database. It is the one
+// dialect type of the SDK's SQL stores: webhook.Dialect is the same type.
+// Its String method returns the dialect's name.
+type Dialect = sqldb.Dialect
 
 // Dialects of NewSQLStore.
 const (
 	// SQLite 3.24 or later, e.g. through modernc.org/sqlite or
 	// github.com/mattn/go-sqlite3.
-	SQLite Dialect = iota + 1
+	SQLite Dialect = sqldb.SQLite
 	// Postgres is PostgreSQL 9.5 or later, e.g. through
 	// github.com/jackc/pgx/v5/stdlib or github.com/lib/pq.
-	Postgres
+	Postgres Dialect = sqldb.Postgres
 )
-
-// String returns the dialect's name.
-func (d Dialect) String() string {
-	switch d {
-	case SQLite:
-		return "SQLite"
-	case Postgres:
-		return "Postgres"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
 
 // DefaultSQLTablePrefix is the prefix of a SQLStore's table names unless
 // WithTablePrefix sets another.
@@ -70,7 +55,11 @@ const DefaultSQLTablePrefix = "contacts_oauth_"
 // NOTHING creates a token, an UPDATE … WHERE version = ? replaces one. Lock
 // holds a lease row, taken by an upsert that only replaces an expired lease
 // and released by deleting the holder's own row. Every operation is one auto-committed
-// statement, so the store works with any isolation level.
+// statement, so the store works with any isolation level. Under
+// REPEATABLE READ or SERIALIZABLE, PostgreSQL refuses a statement that
+// meets a row another transaction changed since the statement's snapshot
+// (serialization_failure, SQLSTATE 40001); the store runs such a statement
+// again, as it does one that SQLite refuses as busy.
 //
 // Lease expiry is judged by the clocks of the processes taking locks, so
 // keep the machines' clocks synchronized (NTP) to well within the lock ttl.
@@ -116,7 +105,7 @@ func NewSQLStore(db *sql.DB, d Dialect, opts ...SQLOption) (*SQLStore, error) {
 	if db == nil {
 		return nil, errors.New("oauth: NewSQLStore needs a database")
 	}
-	if d != SQLite && d != Postgres {
+	if !d.Valid() {
 		return nil, fmt.Errorf("oauth: NewSQLStore: unknown dialect %s", d)
 	}
 	s := &SQLStore{db: seal(db), dialect: d, prefix: DefaultSQLTablePrefix, now: time.Now}
@@ -129,11 +118,6 @@ func NewSQLStore(db *sql.DB, d Dialect, opts ...SQLOption) (*SQLStore, error) {
 	s.q = buildQueries(d, s.prefix+"tokens", s.prefix+"locks")
 	return s, nil
 }
-
-// sqliteCompanions are the suffixes of the files SQLite keeps beside a
-// database file: the WAL, its shared-memory index and the rollback
-// journal. They hold copies of the database's pages.
-var sqliteCompanions = []string{"-wal", "-shm", "-journal"}
 
 // PrepareSQLiteFile makes the SQLite database file at path (a file path,
 // not a URI) private before it is opened for a SQLStore, as NewFileStore
@@ -148,49 +132,18 @@ var sqliteCompanions = []string{"-wal", "-shm", "-journal"}
 // database. On Windows, where file modes do not apply, it only creates the
 // file and its directory.
 func PrepareSQLiteFile(path string) error {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return fmt.Errorf("oauth: PrepareSQLiteFile needs a file path, not %q", path)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("oauth: SQLite database directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("oauth: SQLite database: %w", err)
-	}
-	fi, err := f.Stat()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("oauth: SQLite database: %w", err)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("oauth: SQLite database %s is not a regular file", path)
-	case runtime.GOOS == "windows":
-		return nil
-	}
-	for _, suffix := range append([]string{""}, sqliteCompanions...) {
-		fi, err := os.Stat(path + suffix)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			return fmt.Errorf("oauth: SQLite database: %w", err)
-		case fi.Mode().Perm()&0o077 == 0:
-			continue
-		}
-		if err := os.Chmod(path+suffix, 0o600); err != nil {
-			return fmt.Errorf("oauth: SQLite database %s is readable by others and cannot be restricted: %w", path+suffix, err)
-		}
+	if err := sqldb.PrivateSQLiteFile(path); err != nil {
+		return fmt.Errorf("oauth: PrepareSQLiteFile: %w", err)
 	}
 	return nil
 }
 
 // buildQueries writes the statements for the tables in dialect d.
 //
-// Checked for PostgreSQL (9.5+) compatibility, though only SQLite runs in
-// the tests: only TEXT and BIGINT columns and a composite PRIMARY KEY;
+// The tests run them on SQLite and on a real PostgreSQL server (15, through
+// github.com/jackc/pgx/v5/stdlib; see internal/pgtest), under READ
+// COMMITTED, REPEATABLE READ and SERIALIZABLE. They are written for
+// PostgreSQL 9.5+: only TEXT and BIGINT columns and a composite PRIMARY KEY;
 // CREATE TABLE IF NOT EXISTS (9.1+); INSERT … ON CONFLICT (cols) DO NOTHING
 // and DO UPDATE SET … = excluded.… WHERE <table>.col (9.5+, with the target
 // table's name qualifying its existing row, as in SQLite); placeholders
@@ -200,7 +153,11 @@ func PrepareSQLiteFile(path string) error {
 // counts only rows inserted or updated, which is what Save and Lock read.
 // Under READ COMMITTED, a concurrent UPDATE … WHERE version = ? or
 // conditional upsert re-checks its WHERE on the row the other transaction
-// committed, so both compare-and-swaps stay atomic.
+// committed, so both compare-and-swaps stay atomic; under the stricter
+// levels it fails with SQLSTATE 40001 instead, and runs again (retry) on
+// a fresh snapshot, which sees that row. Two stores creating the tables at
+// once can make one CREATE TABLE IF NOT EXISTS fail (a unique violation in
+// the catalog), which Migrate's second attempt absorbs.
 func buildQueries(d Dialect, tokens, locks string) sqlQueries {
 	q := sqlQueries{
 		createTokens: `CREATE TABLE IF NOT EXISTS ` + tokens + ` (
@@ -229,10 +186,8 @@ func buildQueries(d Dialect, tokens, locks string) sqlQueries {
 			` WHERE ` + locks + `.expires_at <= ?`,
 		unlck: `DELETE FROM ` + locks + ` WHERE app_id = ? AND subject = ? AND holder = ?`,
 	}
-	if d == Postgres {
-		for _, p := range []*string{&q.load, &q.insert, &q.update, &q.delete, &q.lock, &q.unlck} {
-			*p = sqldb.Numbered(*p)
-		}
+	for _, p := range []*string{&q.load, &q.insert, &q.update, &q.delete, &q.lock, &q.unlck} {
+		*p = d.Rebind(*p)
 	}
 	return q
 }
@@ -365,8 +320,8 @@ func (s *SQLStore) Lock(ctx context.Context, key Key, ttl time.Duration) (func()
 			// The statement may have taken the lease before ctx ended.
 			s.unlock(key, holder)
 			return nil, false // pollLock returns ctx's error
-		case err != nil && s.dialect == SQLite && sqldb.IsBusy(err):
-			return nil, false // try again
+		case err != nil && s.dialect.Retryable(err):
+			return nil, false // busy, or a concurrent lock won: try again
 		case err != nil:
 			fatal = err
 			return func() {}, true // stop polling
@@ -391,9 +346,10 @@ func (s *SQLStore) unlock(key Key, holder string) {
 	})
 }
 
-// retry runs f, again while SQLite reports the database busy.
+// retry runs f, again while SQLite reports the database busy or
+// PostgreSQL a serialization failure.
 func (s *SQLStore) retry(ctx context.Context, f func() error) error {
-	return sqldb.Retry(ctx, s.dialect == SQLite, f)
+	return s.dialect.Retry(ctx, f)
 }
 
 // String describes the store without its tokens or connection details.

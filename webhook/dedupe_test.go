@@ -78,18 +78,15 @@ func (a *alternatingDedup) End(ctx context.Context, id string, o webhook.Outcome
 
 // dedupStores are the stores the conformance test runs against, each with
 // a TTL of dedupTTL and the default claim TTL.
-var dedupStores = []struct {
-	name string
-	open func(t *testing.T) webhook.DedupStore
-}{
-	{"Memory", func(*testing.T) webhook.DedupStore { return webhook.NewMemoryDedup(dedupTTL, 0) }},
-	{"SQLite", func(t *testing.T) webhook.DedupStore {
+var dedupStores = []dedupStore{
+	{"Memory", each(func(*testing.T) webhook.DedupStore { return webhook.NewMemoryDedup(dedupTTL, 0) })},
+	{"SQLite", each(func(t *testing.T) webhook.DedupStore {
 		return openSQLDedup(t, filepath.Join(t.TempDir(), "dedup.db"))
-	}},
-	{"SQLite/3 instances", func(t *testing.T) webhook.DedupStore {
+	})},
+	{"SQLite/3 instances", each(func(t *testing.T) webhook.DedupStore {
 		path := filepath.Join(t.TempDir(), "dedup.db")
 		return &alternatingDedup{stores: []webhook.DedupStore{openSQLDedup(t, path), openSQLDedup(t, path), openSQLDedup(t, path)}}
-	}},
+	})},
 }
 
 // dedupStep is one call of a scenario, at dedupT0+at: Begin (want is the
@@ -122,7 +119,27 @@ var dedupClaimTTL = webhook.DefaultClaimTTL
 
 // TestDedupStoreConformance runs the same scenarios against every store:
 // they must agree with MemoryDedup's semantics call for call.
+// TestDedupStoreConformancePostgres runs them on PostgreSQL.
 func TestDedupStoreConformance(t *testing.T) {
+	runDedupConformance(t, dedupStores)
+}
+
+// dedupStore is a kind of store the conformance scenarios run on.
+type dedupStore struct {
+	name string
+	// start runs in the kind's subtest, before its scenarios, and returns
+	// what opens a store for each scenario.
+	start func(t *testing.T) func(t *testing.T) webhook.DedupStore
+}
+
+// each is the start of a kind whose scenarios need nothing in common.
+func each(open func(t *testing.T) webhook.DedupStore) func(*testing.T) func(*testing.T) webhook.DedupStore {
+	return func(*testing.T) func(*testing.T) webhook.DedupStore { return open }
+}
+
+// runDedupConformance runs the scenarios against stores, in parallel,
+// each scenario on a store of its own.
+func runDedupConformance(t *testing.T, stores []dedupStore) {
 	scenarios := []struct {
 		name  string
 		steps []dedupStep
@@ -202,6 +219,25 @@ func TestDedupStoreConformance(t *testing.T) {
 			beginStep("c", 4*time.Second, webhook.Fresh),
 			beginStep("", 4*time.Second, webhook.Fresh),
 		}},
+		{"ids are bytes", []dedupStep{ // PostgreSQL's TEXT holds neither NUL nor invalid UTF-8
+			beginStep("a\x00b", 0, webhook.Fresh),
+			beginStep("a", 0, webhook.Fresh),
+			beginStep("\xff", 0, webhook.Fresh),
+			beginStep("\xfe", 0, webhook.Fresh),
+			beginStep("\x01\xff", 0, webhook.Fresh),
+			beginStep("\x01", 0, webhook.Fresh),
+			beginStep("\x0161", 0, webhook.Fresh),
+			endStep("a\x00b", time.Second, webhook.Processed),
+			endStep("\xff", time.Second, webhook.Failed),
+			beginStep("a\x00b", 2*time.Second, webhook.Duplicate),
+			beginStep("a", 2*time.Second, webhook.InProgress),
+			beginStep("\xff", 2*time.Second, webhook.Retry),
+			beginStep("\xfe", 2*time.Second, webhook.InProgress),
+			endStep("\x01", 3*time.Second, webhook.Abandoned),
+			beginStep("\x01\xff", 4*time.Second, webhook.InProgress),
+			beginStep("\x01", 4*time.Second, webhook.Fresh),
+			beginStep("\x0161", 4*time.Second, webhook.InProgress),
+		}},
 		{"concurrent begins of a new id", []dedupStep{
 			raceStep("a", 0, webhook.Fresh),
 		}},
@@ -220,12 +256,13 @@ func TestDedupStoreConformance(t *testing.T) {
 			raceStep("a", dedupTTL, webhook.Fresh),
 		}},
 	}
-	for _, store := range dedupStores {
+	for _, store := range stores {
 		t.Run(store.name, func(t *testing.T) {
 			t.Parallel()
+			open := store.start(t)
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
-					s := store.open(t)
+					s := open(t)
 					ctx := t.Context()
 					for i, st := range sc.steps {
 						now := dedupT0.Add(st.at)
@@ -534,9 +571,13 @@ func countDedupRows(t *testing.T, db *sql.DB, table string) int {
 }
 
 func TestSQLDedupPurge(t *testing.T) {
+	testSQLDedupPurge(t, openDedupDB(t, filepath.Join(t.TempDir(), "dedup.db")), webhook.SQLite)
+}
+
+// testSQLDedupPurge checks Purge on a store in db, of dialect d.
+func testSQLDedupPurge(t *testing.T, db *sql.DB, d webhook.Dialect) {
 	ctx := t.Context()
-	db := openDedupDB(t, filepath.Join(t.TempDir(), "dedup.db"))
-	s, err := webhook.NewSQLDedup(db, webhook.SQLite, webhook.WithDedupTTL(dedupTTL), webhook.WithAutoPurge(0))
+	s, err := webhook.NewSQLDedup(db, d, webhook.WithDedupTTL(dedupTTL), webhook.WithAutoPurge(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,9 +641,14 @@ func TestSQLDedupPurge(t *testing.T) {
 }
 
 func TestSQLDedupAutoPurge(t *testing.T) {
+	testSQLDedupAutoPurge(t, openDedupDB(t, filepath.Join(t.TempDir(), "dedup.db")), webhook.SQLite)
+}
+
+// testSQLDedupAutoPurge checks Begin's purge on a store in db, of dialect
+// d.
+func testSQLDedupAutoPurge(t *testing.T, db *sql.DB, d webhook.Dialect) {
 	ctx := t.Context()
-	db := openDedupDB(t, filepath.Join(t.TempDir(), "dedup.db"))
-	s, err := webhook.NewSQLDedup(db, webhook.SQLite, webhook.WithDedupTTL(30*time.Second), webhook.WithAutoPurge(1))
+	s, err := webhook.NewSQLDedup(db, d, webhook.WithDedupTTL(30*time.Second), webhook.WithAutoPurge(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,9 +731,15 @@ func TestSQLDedupSharedByProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	const procs, ids = 4, 150
 	path := filepath.Join(t.TempDir(), "dedup.db")
 	openSQLDedup(t, path) // migrate once
+	testSQLDedupSharedByProcesses(t, path)
+}
+
+// testSQLDedupSharedByProcesses runs the claimer processes on the migrated
+// database at path: a SQLite file or a PostgreSQL URL.
+func testSQLDedupSharedByProcesses(t *testing.T, path string) {
+	const procs, ids = 4, 150
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -727,14 +779,20 @@ func TestSQLDedupSharedByProcesses(t *testing.T) {
 	}
 }
 
-// TestSQLDedupClaimerProcess is the child of TestSQLDedupSharedByProcesses.
+// TestSQLDedupClaimerProcess is the child of TestSQLDedupSharedByProcesses
+// and TestSQLDedupSharedByProcessesPostgres.
 func TestSQLDedupClaimerProcess(t *testing.T) {
 	path := os.Getenv("WEBHOOK_DEDUP_CLAIMER_DB")
 	if path == "" {
 		t.Skip("run by TestSQLDedupSharedByProcesses")
 	}
 	ids, _ := strconv.Atoi(os.Getenv("WEBHOOK_DEDUP_CLAIMER_IDS"))
-	s := openSQLDedup(t, path)
+	var s *webhook.SQLDedup
+	if isPostgresURL(path) {
+		s = openPostgresDedup(t, path)
+	} else {
+		s = openSQLDedup(t, path)
+	}
 	for i := range ids {
 		id := "event-" + strconv.Itoa(i)
 		c, err := s.Begin(t.Context(), id, dedupT0)

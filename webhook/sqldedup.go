@@ -3,39 +3,33 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gymflow/contacts-go/internal/sqldb"
 )
 
-// Dialect is the SQL dialect of a SQLDedup's database.
-type Dialect int
+// Dialect is the SQL dialect of a SQLDedup's database. It is the one
+// dialect type of the SDK's SQL stores: oauth.Dialect is the same type.
+// Its String method returns the dialect's name.
+type Dialect = sqldb.Dialect
 
 // Dialects of NewSQLDedup.
 const (
 	// SQLite 3.24 or later, e.g. through modernc.org/sqlite or
 	// github.com/mattn/go-sqlite3.
-	SQLite Dialect = iota + 1
+	SQLite Dialect = sqldb.SQLite
 	// Postgres is PostgreSQL 9.5 or later, e.g. through
 	// github.com/jackc/pgx/v5/stdlib or github.com/lib/pq.
-	Postgres
+	Postgres Dialect = sqldb.Postgres
 )
-
-// String returns the dialect's name.
-func (d Dialect) String() string {
-	switch d {
-	case SQLite:
-		return "SQLite"
-	case Postgres:
-		return "Postgres"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
 
 // Defaults of a SQLDedup.
 const (
@@ -75,7 +69,14 @@ const (
 // Unix milliseconds. Begin claims an ID with an INSERT … ON CONFLICT DO
 // NOTHING and, when the ID is known, reclaims a failed or lapsed one with a
 // compare-and-swap UPDATE on the state and expiry it read; every statement
-// is auto-committed, so the store works with any isolation level.
+// is auto-committed, so the store works with any isolation level. Under
+// REPEATABLE READ or SERIALIZABLE, PostgreSQL refuses a statement that
+// meets a row another transaction changed since the statement's snapshot
+// (serialization_failure, SQLSTATE 40001); the store runs such a statement
+// again, as it does one that SQLite refuses as busy. PostgreSQL's TEXT
+// holds neither NUL nor invalid UTF-8: there an ID with either (or one
+// starting with the byte 0x01) is stored as 0x01 followed by its bytes in
+// hex.
 //
 // Expired rows are not read as live, but they stay in the table until
 // Purge deletes them: call Purge periodically (e.g. hourly) from one
@@ -147,7 +148,7 @@ func NewSQLDedup(db *sql.DB, d Dialect, opts ...SQLDedupOption) (*SQLDedup, erro
 	if db == nil {
 		return nil, errors.New("webhook: NewSQLDedup needs a database")
 	}
-	if d != SQLite && d != Postgres {
+	if !d.Valid() {
 		return nil, fmt.Errorf("webhook: NewSQLDedup: unknown dialect %s", d)
 	}
 	s := &SQLDedup{db: db, dialect: d, prefix: DefaultSQLTablePrefix,
@@ -169,8 +170,10 @@ func NewSQLDedup(db *sql.DB, d Dialect, opts ...SQLDedupOption) (*SQLDedup, erro
 
 // buildDedupQueries writes the statements for table in dialect d.
 //
-// Checked for PostgreSQL (9.5+) compatibility, though only SQLite runs in
-// the tests: only TEXT and BIGINT columns; CREATE TABLE/INDEX IF NOT
+// The tests run them on SQLite and on a real PostgreSQL server (15, through
+// github.com/jackc/pgx/v5/stdlib; see internal/pgtest), under READ
+// COMMITTED, REPEATABLE READ and SERIALIZABLE. They are written for
+// PostgreSQL 9.5+: only TEXT and BIGINT columns; CREATE TABLE/INDEX IF NOT
 // EXISTS (9.5+); INSERT … ON CONFLICT (id) DO NOTHING (9.5+), whose
 // RowsAffected counts only the rows inserted; placeholders $1…$n in order
 // of appearance, each used once and compared with or stored into a column,
@@ -180,6 +183,8 @@ func NewSQLDedup(db *sql.DB, d Dialect, opts ...SQLDedupOption) (*SQLDedup, erro
 // purging DELETE re-check their WHERE on a row another transaction changed
 // meanwhile (the purge repeats its condition outside the subquery for
 // that), so a row is claimed, or deleted, only in the state it was read in.
+// Under the stricter levels such a statement fails with SQLSTATE 40001
+// instead, and runs again (retry) on a fresh snapshot.
 func buildDedupQueries(d Dialect, table string) dedupQueries {
 	// A row may go when it expired, except a lapsed claim, which is kept
 	// for a TTL more: until then a redelivery is a Retry, not Fresh.
@@ -200,10 +205,8 @@ func buildDedupQueries(d Dialect, table string) dedupQueries {
 		purge: `DELETE FROM ` + table + ` WHERE id IN (SELECT id FROM ` + table + ` WHERE ` + purgeable +
 			` LIMIT ` + strconv.Itoa(purgeBatch) + `) AND ` + purgeable,
 	}
-	if d == Postgres {
-		for _, p := range []*string{&q.claim, &q.get, &q.reclaim, &q.settle, &q.forget, &q.purge} {
-			*p = sqldb.Numbered(*p)
-		}
+	for _, p := range []*string{&q.claim, &q.get, &q.reclaim, &q.settle, &q.forget, &q.purge} {
+		*p = d.Rebind(*p)
 	}
 	return q
 }
@@ -235,7 +238,7 @@ func (s *SQLDedup) Migrate(ctx context.Context) error {
 func (s *SQLDedup) Begin(ctx context.Context, id string, now time.Time) (Claim, error) {
 	nowMS, until := now.UnixMilli(), now.Add(s.claimTTL).UnixMilli()
 	for range maxBeginRounds {
-		n, err := s.exec(ctx, s.q.claim, id, sqlProcessing, until)
+		n, err := s.exec(ctx, s.q.claim, s.storedID(id), sqlProcessing, until)
 		if err != nil {
 			return 0, fmt.Errorf("webhook: SQL dedup: claiming %q: %w", id, err)
 		}
@@ -251,7 +254,7 @@ func (s *SQLDedup) Begin(ctx context.Context, id string, now time.Time) (Claim, 
 			state   string
 			expires int64
 		)
-		err = s.retry(ctx, func() error { return s.db.QueryRowContext(ctx, s.q.get, id).Scan(&state, &expires) })
+		err = s.retry(ctx, func() error { return s.db.QueryRowContext(ctx, s.q.get, s.storedID(id)).Scan(&state, &expires) })
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // forgotten since the INSERT: claim it anew
 		}
@@ -274,7 +277,7 @@ func (s *SQLDedup) Begin(ctx context.Context, id string, now time.Time) (Claim, 
 		default:
 			return 0, fmt.Errorf("webhook: SQL dedup: %q has the unknown state %q", id, state)
 		}
-		n, err = s.exec(ctx, s.q.reclaim, sqlProcessing, until, id, state, expires)
+		n, err = s.exec(ctx, s.q.reclaim, sqlProcessing, until, s.storedID(id), state, expires)
 		if err != nil {
 			return 0, fmt.Errorf("webhook: SQL dedup: claiming %q: %w", id, err)
 		}
@@ -293,11 +296,11 @@ func (s *SQLDedup) End(ctx context.Context, id string, outcome Outcome, now time
 	var err error
 	switch outcome {
 	case Processed:
-		_, err = s.exec(ctx, s.q.settle, id, sqlProcessed, now.Add(s.ttl).UnixMilli())
+		_, err = s.exec(ctx, s.q.settle, s.storedID(id), sqlProcessed, now.Add(s.ttl).UnixMilli())
 	case Failed:
-		_, err = s.exec(ctx, s.q.settle, id, sqlFailed, now.Add(s.ttl).UnixMilli())
+		_, err = s.exec(ctx, s.q.settle, s.storedID(id), sqlFailed, now.Add(s.ttl).UnixMilli())
 	default:
-		_, err = s.exec(ctx, s.q.forget, id)
+		_, err = s.exec(ctx, s.q.forget, s.storedID(id))
 	}
 	if err != nil {
 		return fmt.Errorf("webhook: SQL dedup: settling %q: %w", id, err)
@@ -334,8 +337,26 @@ func (s *SQLDedup) purge(ctx context.Context, now time.Time) (int64, error) {
 	return s.exec(ctx, s.q.purge, nowMS, lapsed, nowMS, lapsed)
 }
 
-// exec runs a statement, retrying while SQLite is busy, and returns the
-// rows it affected.
+// escapedID starts the stored form of an ID that PostgreSQL's TEXT cannot
+// hold as it is.
+const escapedID = "\x01"
+
+// storedID is the id column's value for webhook ID id. SQLite stores any
+// ID as it is. PostgreSQL's TEXT holds neither NUL nor invalid UTF-8 (a
+// webhookId of "\u0000" in a signed body decodes to NUL), so there an ID
+// with either, or that starts with escapedID, is stored as escapedID and
+// its bytes in hex: one stored value for each ID, and every other ID,
+// a UUID in practice, stored as it is.
+func (s *SQLDedup) storedID(id string) string {
+	if s.dialect != Postgres ||
+		utf8.ValidString(id) && !strings.Contains(id, "\x00") && !strings.HasPrefix(id, escapedID) {
+		return id
+	}
+	return escapedID + hex.EncodeToString([]byte(id))
+}
+
+// exec runs a statement, retrying while SQLite is busy or PostgreSQL
+// reports a serialization failure, and returns the rows it affected.
 func (s *SQLDedup) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	var res sql.Result
 	err := s.retry(ctx, func() (err error) {
@@ -348,9 +369,10 @@ func (s *SQLDedup) exec(ctx context.Context, query string, args ...any) (int64, 
 	return res.RowsAffected()
 }
 
-// retry runs f, again while SQLite reports the database busy.
+// retry runs f, again while SQLite reports the database busy or
+// PostgreSQL a serialization failure.
 func (s *SQLDedup) retry(ctx context.Context, f func() error) error {
-	return sqldb.Retry(ctx, s.dialect == SQLite, f)
+	return s.dialect.Retry(ctx, f)
 }
 
 // String describes the store without its connection details.
