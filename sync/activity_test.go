@@ -8,6 +8,7 @@ import (
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 )
 
 // viewsNow is the views' clock in the tests.
@@ -92,8 +93,8 @@ func ids(as []contactsync.Activity) []string {
 // forEachViewsStore runs f on a MemoryStore and on a SQLiteStore.
 func forEachViewsStore(t *testing.T, f func(t *testing.T, v *contactsync.Views)) {
 	for name, newStore := range map[string]func(t *testing.T) viewsStores{
-		"memory": func(*testing.T) viewsStores { return contactsync.NewMemoryStore() },
-		"sqlite": func(t *testing.T) viewsStores { return openSQLite(t, filepath.Join(t.TempDir(), "sync.db")) },
+		"memory": func(*testing.T) viewsStores { return memstore.New() },
+		"sqlite": func(t *testing.T) viewsStores { return openSQLite(t, filepath.Join(t.TempDir(), "sync.db"), "loc1") },
 	} {
 		t.Run(name, func(t *testing.T) { f(t, seedViews(t, newStore(t))) })
 	}
@@ -228,7 +229,7 @@ func TestViewsRecentNotes(t *testing.T) {
 
 // TestViewsRealClock checks that Views without a clock use the time now.
 func TestViewsRealClock(t *testing.T) {
-	s := contactsync.NewMemoryStore()
+	s := memstore.New()
 	ctx := t.Context()
 	now := time.Now()
 	for _, a := range []contactsync.Activity{

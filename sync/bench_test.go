@@ -24,6 +24,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 	"golang.org/x/time/rate"
 )
 
@@ -67,12 +68,12 @@ func generated(n int, withChildren bool) iter.Seq2[contactsync.Member, error] {
 }
 
 // benchStore opens a fresh store of the kind named.
-func benchStore(b *testing.B, kind string) contactsync.StateStore {
+func benchStore(b *testing.B, kind, location string) contactsync.StateStore {
 	b.Helper()
 	if kind == "memory" {
-		return contactsync.NewMemoryStore()
+		return memstore.New()
 	}
-	return openSQLite(b, filepath.Join(b.TempDir(), "sync.db"))
+	return openSQLite(b, filepath.Join(b.TempDir(), "sync.db"), location)
 }
 
 // benchFake starts a fake with its limits off and a small request log.
@@ -112,7 +113,7 @@ func BenchmarkSyncFirstRun(b *testing.B) {
 				for range b.N {
 					b.StopTimer()
 					srv := benchFake(b)
-					eng := benchEngine(b, srv, benchStore(b, kind))
+					eng := benchEngine(b, srv, benchStore(b, kind, srv.LocationID()))
 					b.StartTimer()
 					start := time.Now()
 					rep, err := eng.SyncMembers(context.Background(), generated(n, children))
@@ -139,7 +140,7 @@ func BenchmarkSyncNoChange(b *testing.B) {
 	for _, kind := range []string{"sqlite", "memory"} {
 		b.Run(kind, func(b *testing.B) {
 			srv := benchFake(b)
-			eng := benchEngine(b, srv, benchStore(b, kind))
+			eng := benchEngine(b, srv, benchStore(b, kind, srv.LocationID()))
 			if rep, err := eng.SyncMembers(context.Background(), generated(n, true)); err != nil || rep.Created != n {
 				b.Fatalf("%v\n%s", err, rep)
 			}
@@ -195,7 +196,7 @@ func TestLongRateLimitUse(t *testing.T) {
 			if _, err := srv.AddCustomField(srv.LocationID(), "membership_plan"); err != nil {
 				t.Fatal(err)
 			}
-			store := openSQLite(t, filepath.Join(t.TempDir(), "sync.db"))
+			store := openSQLite(t, filepath.Join(t.TempDir(), "sync.db"), srv.LocationID())
 			eng, err := contactsync.NewEngine(srv.Client(contacts.WithRateLimiter(tc.limiter())), store, engineMapping(t))
 			if err != nil {
 				t.Fatal(err)
@@ -393,7 +394,7 @@ func TestLongPeakMemory100k(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "sync.db")
-	store := openSQLite(t, path)
+	store := openSQLite(t, path, fake.location)
 	eng, err := contactsync.NewEngine(client, store, engineMapping(t))
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +448,7 @@ func TestRateLimitUseOnAFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client := srv.Client(contacts.WithRateLimiter(contacts.DefaultRateLimiter()),
 			contacts.WithHTTPClient(&http.Client{Transport: inMemory{srv}}))
-		eng, err := contactsync.NewEngine(client, contactsync.NewMemoryStore(), engineMapping(t))
+		eng, err := contactsync.NewEngine(client, memstore.New(), engineMapping(t))
 		if err != nil {
 			t.Fatal(err)
 		}

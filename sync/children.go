@@ -70,7 +70,7 @@ func (r *run) upsertChild(ctx context.Context, memberID string, kind Kind, local
 	if localID == "" {
 		return fmt.Errorf("%w: a %s without an ID", ErrBadRecord, kind)
 	}
-	link, err := r.e.store.Link(ctx, KindMember, memberID)
+	link, err := r.store.Link(ctx, KindMember, memberID)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%s %s of member %s, which is not synced yet", kind, localID, memberID)
 	}
@@ -81,7 +81,7 @@ func (r *run) upsertChild(ctx context.Context, memberID string, kind Kind, local
 }
 
 func (r *run) upsertChildOf(ctx context.Context, memberID, contactID string, kind Kind, localID string, p childPayload) error {
-	link, err := r.e.store.Link(ctx, kind, localID)
+	link, err := r.store.Link(ctx, kind, localID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return storeErr(err)
 	}
@@ -118,10 +118,10 @@ func (r *run) upsertChildOf(ctx context.Context, memberID, contactID string, kin
 	err = r.updateChild(ctx, link, p)
 	if errors.Is(err, contacts.ErrNotFound) {
 		// Deleted in the CRM: GymFlow still has it, so it is written again.
-		if err := r.e.store.DeleteLink(ctx, kind, localID); err != nil {
+		if err := r.store.DeleteLink(ctx, kind, localID); err != nil {
 			return storeErr(err)
 		}
-		if err := r.e.store.DeleteIntent(ctx, key); err != nil {
+		if err := r.store.DeleteIntent(ctx, key); err != nil {
 			return storeErr(err)
 		}
 		return r.upsertChildOf(ctx, memberID, contactID, kind, localID, p)
@@ -134,7 +134,7 @@ func (r *run) upsertChildOf(ctx context.Context, memberID, contactID string, kin
 		return err
 	}
 	link.Hash, link.State, link.UpdatedAt = p.Hash, state, r.e.now()
-	if err := r.e.store.Commit(ctx, link, key); err != nil {
+	if err := r.store.Commit(ctx, link, key); err != nil {
 		return storeErr(err)
 	}
 	r.countChild(kind, false)
@@ -194,7 +194,7 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 		return err // the intent stays: the next run resolves it
 	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound) || errors.Is(err, contacts.ErrRateLimited):
 		// Refused (a 429 included): the API did not create it.
-		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+		if derr := r.store.DeleteIntent(ctx, key); derr != nil {
 			return storeErr(derr)
 		}
 		return fmt.Errorf("creating %s %s: %w", in.Payload.Kind, localID, err)
@@ -222,7 +222,7 @@ func (r *run) commitChild(ctx context.Context, key, localID string, in childInte
 	}
 	link := Link{Kind: in.Payload.Kind, LocalID: localID, RemoteID: remoteID, MemberID: in.MemberID, ContactID: in.ContactID,
 		Hash: in.Payload.Hash, State: state, UpdatedAt: r.e.now()}
-	if err := r.e.store.Commit(ctx, link, key); err != nil {
+	if err := r.store.Commit(ctx, link, key); err != nil {
 		return storeErr(err)
 	}
 	r.countChild(in.Payload.Kind, created)
@@ -233,7 +233,7 @@ func (r *run) commitChild(ctx context.Context, key, localID string, in childInte
 // of the contact's records with the written content and no link yet.
 func (r *run) findChild(ctx context.Context, in childIntent) (string, error) {
 	unlinked := func(id string) (bool, error) {
-		_, err := r.e.store.LinkByRemote(ctx, in.Payload.Kind, id)
+		_, err := r.store.LinkByRemote(ctx, in.Payload.Kind, id)
 		if errors.Is(err, ErrNotFound) {
 			return true, nil
 		}
@@ -323,7 +323,7 @@ func (r *run) refreshRelated(ctx context.Context, memberID, contactID string) er
 		remoteNotes[n.ID] = n
 	}
 	for _, kind := range []Kind{KindTask, KindNote} {
-		links, err := r.e.store.MemberLinks(ctx, kind, memberID)
+		links, err := r.store.MemberLinks(ctx, kind, memberID)
 		if err != nil {
 			return storeErr(err)
 		}
@@ -341,13 +341,13 @@ func (r *run) refreshRelated(ctx context.Context, memberID, contactID string) er
 			switch {
 			case !present:
 				// Deleted in the CRM: unlink, so the upsert creates it again.
-				if err := r.e.store.DeleteLink(ctx, kind, l.LocalID); err != nil {
+				if err := r.store.DeleteLink(ctx, kind, l.LocalID); err != nil {
 					return storeErr(err)
 				}
 			case !same:
 				// Edited in the CRM: the upsert writes GymFlow's version.
 				l.Hash = ""
-				if err := r.e.store.PutLink(ctx, l); err != nil {
+				if err := r.store.PutLink(ctx, l); err != nil {
 					return storeErr(err)
 				}
 			}

@@ -19,6 +19,8 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 )
 
 // crashMode is where a simulated crash hits a write.
@@ -213,18 +215,22 @@ func newCrashWorld(t *testing.T, sqlite bool) *crashWorld {
 		w.path = filepath.Join(t.TempDir(), "sync.db")
 		w.store = w.openSQLite()
 	} else {
-		w.store = contactsync.NewMemoryStore()
+		w.store = memstore.New()
 	}
 	return w
 }
 
-func (w *crashWorld) openSQLite() *contactsync.SQLiteStore {
-	s, err := contactsync.OpenSQLite(w.path)
+func (w *crashWorld) openSQLite() sqliteStore {
+	db, err := sqlstore.OpenSQLite(w.path)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.t.Cleanup(func() { s.Close() })
-	return s
+	w.t.Cleanup(func() { db.Close() })
+	s, err := db.Location(w.srv.LocationID())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return sqliteStore{Store: s, db: db}
 }
 
 // restart simulates a new process. The crashed process's connections are
@@ -245,7 +251,7 @@ func (w *crashWorld) restart() {
 	if w.path == "" {
 		return
 	}
-	if err := w.store.(*contactsync.SQLiteStore).Close(); err != nil {
+	if err := w.store.(sqliteStore).Close(); err != nil {
 		w.t.Fatal(err)
 	}
 	w.store = w.openSQLite()

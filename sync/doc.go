@@ -42,7 +42,28 @@
 //
 // # Stores
 //
-// MemoryStore (tests, one-off runs) and SQLiteStore (OpenSQLite; pure Go,
-// WAL) each implement StateStore, InboundStore and ActivityStore; package
-// statetest checks a store of your own.
+// This package defines the stores' interfaces — StateStore, ActivityStore,
+// InboundStore, LeaseStore, BudgetStore — and imports no database driver.
+// The stores live in packages of their own, each implementing all five for
+// a location:
+//
+//   - memstore: in memory, for tests and one-off runs;
+//   - sqlstore: SQLite (sqlstore.OpenSQLite: one file, pure Go, WAL) or
+//     PostgreSQL (sqlstore.New with a pgx database/sql handle), one
+//     database for any number of locations, safe for many processes on
+//     many machines.
+//
+// Package statetest checks a store of your own against the same suites.
+//
+// # One runner per location
+//
+// With a LeaseStore, every Engine run holds the location's LeaseEngine
+// lease and every Inbound pass its LeaseInbound lease, renewed while they
+// work: a second runner of the same role for the location, in this process
+// or any other, fails with ErrLeaseHeld (or waits: WithLeaseWait). The
+// engine's intent writes are fenced by the lease's token, so a runner
+// that lost its lease (it could not renew it in time, and another took
+// over) has its next intent write refused and stops with ErrLeaseLost
+// before it makes another API call. With a BudgetStore, WithDailyBudget
+// counts the location's calls in the store, for every process using it.
 package contactsync

@@ -94,9 +94,18 @@ type Engine struct {
 	progress    func(Progress)
 	now         func() time.Time
 
+	leaseTTL  time.Duration
+	leaseWait time.Duration
+
 	budgetMu sync.Mutex
 	day      string
 	used     int
+	// With a BudgetStore, the calls of the day are counted in the store
+	// for every process: the engine draws them in chunks into allow (the
+	// calls it may still make) and gives back what it did not use.
+	shared BudgetStore
+	allow  int
+	chunk  int
 }
 
 // Option configures an Engine.
@@ -190,6 +199,26 @@ func WithRetryRounds(n int, pause time.Duration) Option {
 // (Report.Planned lists them) and without changing the store.
 func WithDryRun(on bool) Option { return func(e *Engine) { e.dryRun = on } }
 
+// WithLeaseTTL sets how long the lease of a run lasts unless renewed
+// (default DefaultLeaseTTL); a run renews it every third of that. When the
+// store is a LeaseStore (the stores of memstore and sqlstore are), every
+// run holds the location's LeaseEngine lease, so only one engine runs for
+// a location at a time whatever the number of processes, and its intent
+// writes are fenced: a run whose lease passed to another (it could not
+// renew it in time) stops with ErrLeaseLost before it writes anything more.
+func WithLeaseTTL(d time.Duration) Option {
+	return func(e *Engine) {
+		if d > 0 {
+			e.leaseTTL = d
+		}
+	}
+}
+
+// WithLeaseWait makes a run whose location's lease another runner holds
+// wait for it up to d, instead of failing at once with an error matching
+// ErrLeaseHeld (the default).
+func WithLeaseWait(d time.Duration) Option { return func(e *Engine) { e.leaseWait = max(d, 0) } }
+
 // WithLogger sends structured records per run and per failure to l.
 func WithLogger(l *slog.Logger) Option {
 	return func(e *Engine) {
@@ -218,8 +247,13 @@ func NewEngine(client *contacts.Client, store StateStore, mapping *Mapping, opts
 	if client.LocationID() == "" {
 		return nil, errors.New("contactsync: the client needs a default location (contacts.WithLocationID)")
 	}
+	if err := sameLocation(client, store); err != nil {
+		return nil, err
+	}
 	e := &Engine{client: client, store: store, mapping: mapping, deletion: ArchiveWithTag(DefaultArchiveTag),
-		welcome: defaultWelcome, concurrency: 4, grace: contacts.DefaultTimeout, attempts: 3, rounds: 2, roundPause: 2 * time.Second, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now}
+		welcome: defaultWelcome, concurrency: 4, grace: contacts.DefaultTimeout, attempts: 3, rounds: 2, roundPause: 2 * time.Second, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now,
+		leaseTTL: DefaultLeaseTTL}
+	e.shared, _ = store.(BudgetStore)
 	e.own = Ownership{Written: true}
 	for _, o := range opts {
 		o(e)
@@ -237,6 +271,17 @@ func defaultWelcome(lead Member, now time.Time) Task {
 		title += " " + name
 	}
 	return Task{Title: title, Body: "Say hello and book the first visit.", Due: now.Add(24 * time.Hour)}
+}
+
+// sameLocation refuses a store of another location than the client's (a
+// store that says which location it holds).
+func sameLocation(client *contacts.Client, stores ...any) error {
+	for _, st := range stores {
+		if l, ok := st.(interface{ LocationID() string }); ok && l.LocationID() != client.LocationID() {
+			return fmt.Errorf("contactsync: the store holds location %q, the client writes to %q", l.LocationID(), client.LocationID())
+		}
+	}
+	return nil
 }
 
 // SyncMembers syncs every member of the sequence (a batch run): new
@@ -264,6 +309,22 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r.cancel = cancel
+	r.store, r.ctx = e.store, ctx
+
+	// The location's lease, for every run that writes; a dry run writes
+	// nothing and needs none.
+	if ls, ok := e.store.(LeaseStore); ok && !e.dryRun {
+		h := &leaseHold{store: ls, name: LeaseEngine, owner: newOwner("engine/" + r.report.RunID), ttl: e.leaseTTL, wait: e.leaseWait, logger: e.logger}
+		lctx, lease, release, err := h.hold(ctx)
+		if err != nil {
+			err = fmt.Errorf("contactsync: taking the location's lease: %w", err)
+			r.finish(err)
+			return r.report, err
+		}
+		defer release()
+		ctx, r.ctx, r.store = lctx, lctx, ls.Fenced(lease)
+	}
+	defer e.giveBack()
 
 	if err := e.loadSpent(ctx); err != nil {
 		cancel(err)
@@ -305,6 +366,10 @@ type run struct {
 	e      *Engine
 	cancel context.CancelCauseFunc
 	report *Report
+	// store is the engine's store, fenced by the run's lease if it has
+	// one; ctx is the run's context, for the budget's store.
+	store StateStore
+	ctx   context.Context
 
 	mu        sync.Mutex // guards report's slices and counters below
 	processed int
@@ -344,7 +409,8 @@ func fatal(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, ErrBudgetExhausted) || errors.Is(err, contacts.ErrUnauthorized) ||
 		errors.Is(err, contacts.ErrForbidden) || errors.Is(err, contacts.ErrReadOnly) ||
-		errors.Is(err, contacts.ErrDailyLimitExceeded) || errors.Is(err, errStore) || errors.Is(err, ErrBadMapping)
+		errors.Is(err, contacts.ErrDailyLimitExceeded) || errors.Is(err, errStore) || errors.Is(err, ErrBadMapping) ||
+		errors.Is(err, ErrLeaseLost)
 }
 
 // errStore marks state store failures, which stop a run: without the
@@ -442,7 +508,7 @@ func (r *run) plan(memberID, op string, body any) {
 // call makes one SDK call, counting its HTTP attempts, watching the rate
 // limit and spending the budget.
 func (r *run) call(f func(opts ...contacts.RequestOption) error) error {
-	if err := r.e.spend(); err != nil {
+	if err := r.e.spend(r.ctx); err != nil {
 		return err
 	}
 	var meta contacts.Response
@@ -474,8 +540,8 @@ func (r *run) call(f func(opts ...contacts.RequestOption) error) error {
 // before it finished recorded nothing; the server's daily remaining (the
 // reserve) still bounds what it spent.
 func (e *Engine) loadSpent(ctx context.Context) error {
-	if e.budget <= 0 {
-		return nil
+	if e.budget <= 0 || e.shared != nil {
+		return nil // no budget, or one the store counts
 	}
 	now := e.now().UTC()
 	day := now.Format(time.DateOnly)
@@ -519,16 +585,48 @@ func (e *Engine) loadSpent(ctx context.Context) error {
 }
 
 // spend takes one call from the day's budget.
-func (e *Engine) spend() error {
+func (e *Engine) spend(ctx context.Context) error {
 	e.budgetMu.Lock()
 	defer e.budgetMu.Unlock()
 	if day := e.now().UTC().Format(time.DateOnly); day != e.day {
-		e.day, e.used = day, 0
+		e.giveBackLocked(ctx) // to the day it was drawn for
+		e.day, e.used, e.allow, e.chunk = day, 0, 0, 0
 	}
-	if e.used < 0 || e.budget > 0 && e.used >= e.budget {
+	if e.used < 0 {
+		return ErrBudgetExhausted
+	}
+	if e.budget > 0 && e.shared != nil {
+		if e.allow <= 0 {
+			if err := e.draw(ctx); err != nil {
+				return err
+			}
+		}
+		e.allow--
+		e.used++
+		return nil
+	}
+	if e.budget > 0 && e.used >= e.budget {
 		return ErrBudgetExhausted
 	}
 	e.used++
+	return nil
+}
+
+// draw takes the next chunk of calls from the store's count of the day:
+// chunks double from 8 up to 256, so a busy engine asks the store rarely
+// and a quiet one holds back little of a budget other processes share;
+// a deficit (retries spent past the allowance) is paid first.
+func (e *Engine) draw(ctx context.Context) error {
+	e.chunk = min(max(e.chunk*2, 8), 256)
+	want := e.chunk - e.allow // allow <= 0: the deficit is paid too
+	granted, _, err := e.shared.SpendBudget(ctx, e.day, want, e.budget)
+	if err != nil {
+		return storeErr(fmt.Errorf("drawing from the daily budget: %w", err))
+	}
+	e.allow += granted
+	if e.allow <= 0 {
+		return ErrBudgetExhausted
+	}
 	return nil
 }
 
@@ -539,15 +637,44 @@ func (e *Engine) spendMore(n int) {
 	e.budgetMu.Lock()
 	if e.used >= 0 { // -1 marks the day exhausted: keep it so
 		e.used += n
+		e.allow -= n
 	}
 	e.budgetMu.Unlock()
 }
 
-// exhaust marks today's budget spent (the server's reserve was reached).
+// exhaust marks today's budget spent (the server's reserve was reached),
+// for every process sharing the store's count too.
 func (e *Engine) exhaust() {
 	e.budgetMu.Lock()
-	e.used = -1
-	e.budgetMu.Unlock()
+	defer e.budgetMu.Unlock()
+	e.used, e.allow = -1, 0
+	if e.shared != nil && e.budget > 0 && e.day != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, _, err := e.shared.SpendBudget(ctx, e.day, e.budget, e.budget); err != nil {
+			e.logger.Warn("contactsync: could not mark the shared daily budget spent", "error", err)
+		}
+	}
+}
+
+// giveBack returns the calls drawn from the store and not made.
+func (e *Engine) giveBack() {
+	e.budgetMu.Lock()
+	defer e.budgetMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.giveBackLocked(ctx)
+}
+
+func (e *Engine) giveBackLocked(ctx context.Context) {
+	if e.shared == nil || e.allow <= 0 || e.day == "" {
+		return
+	}
+	if _, _, err := e.shared.SpendBudget(ctx, e.day, -e.allow, e.budget); err != nil {
+		e.logger.Warn("contactsync: could not give unused calls back to the daily budget", "error", err)
+		return
+	}
+	e.allow, e.chunk = 0, 0
 }
 
 func (e *Engine) count(name string, delta int64) {
@@ -591,7 +718,7 @@ func (r *run) upsertMember(ctx context.Context, m Member) error {
 	if a != nil {
 		a.counted = true
 	}
-	link, err := r.e.store.Link(ctx, KindMember, m.ID)
+	link, err := r.store.Link(ctx, KindMember, m.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		link, err = r.createContact(ctx, m, mapped)
@@ -625,7 +752,7 @@ func (r *run) createContact(ctx context.Context, m Member, mapped Mapped) (Link,
 	if done, err := r.resolveEarlier(ctx, key); err != nil {
 		return Link{}, err
 	} else if done {
-		link, err := r.e.store.Link(ctx, KindMember, m.ID)
+		link, err := r.store.Link(ctx, KindMember, m.ID)
 		if err != nil {
 			return Link{}, storeErr(err)
 		}
@@ -652,7 +779,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	switch {
 	case err == nil:
 		link.RemoteID = c.ID
-		if err := r.e.store.Commit(ctx, link, key); err != nil {
+		if err := r.store.Commit(ctx, link, key); err != nil {
 			return Link{}, storeErr(err)
 		}
 		r.outcome(ctx, &r.report.Created)
@@ -665,7 +792,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		link, lerr := r.linkExisting(ctx, memberID, key, in, apiErr.DuplicateContactID)
 		if errors.Is(lerr, errLinkedElsewhere) {
 			// Nothing was created: nothing is pending.
-			if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+			if derr := r.store.DeleteIntent(ctx, key); derr != nil {
 				return Link{}, storeErr(derr)
 			}
 		}
@@ -679,7 +806,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 		// already waited and retried: nothing is pending, and sending it
 		// again at once would only add load (a retry round, after a
 		// pause, will).
-		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+		if derr := r.store.DeleteIntent(ctx, key); derr != nil {
 			return Link{}, storeErr(derr)
 		}
 		return Link{}, fmt.Errorf("creating the contact: %w", err)
@@ -698,7 +825,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 	if errors.Is(err, contacts.ErrValidation) {
 		// Refused, and not created (the look-up found nothing): nothing
 		// is pending.
-		if derr := r.e.store.DeleteIntent(ctx, key); derr != nil {
+		if derr := r.store.DeleteIntent(ctx, key); derr != nil {
 			return Link{}, storeErr(derr)
 		}
 		return Link{}, fmt.Errorf("creating the contact: %w", err)
@@ -715,7 +842,7 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 // sending another would duplicate the record. done reports that there was
 // such an intent and the record is now linked.
 func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err error) {
-	in, err := r.e.store.Intent(ctx, key)
+	in, err := r.store.Intent(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -762,7 +889,7 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 	// linked: two members would overwrite each other's values and tags on
 	// it, and the inbound side would report one's values as CRM edits of
 	// the other.
-	switch other, err := r.e.store.LinkByRemote(ctx, KindMember, contactID); {
+	switch other, err := r.store.LinkByRemote(ctx, KindMember, contactID); {
 	case err == nil && other.LocalID != memberID:
 		return Link{}, fmt.Errorf("%w: contact %s is member %s's (shared e-mail or phone?)", errLinkedElsewhere, contactID, other.LocalID)
 	case err != nil && !errors.Is(err, ErrNotFound):
@@ -810,7 +937,7 @@ func (r *run) linkExisting(ctx context.Context, memberID, key string, in memberI
 		r.add(&r.report.TagsRemoved, len(remove))
 	}
 	last.Hash, last.State, last.Tags, last.UpdatedAt = in.Hash, in.Snapshot, in.Tags, r.e.now()
-	if err := r.e.store.Commit(ctx, last, key); err != nil {
+	if err := r.store.Commit(ctx, last, key); err != nil {
 		return Link{}, storeErr(err)
 	}
 	r.outcome(ctx, &r.report.Linked)
@@ -862,7 +989,7 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 		if hash != link.Hash && !r.e.dryRun {
 			// Mapped values changed, but the policies keep the CRM's: remember.
 			link.Hash, link.State = hash, snapshot
-			if err := r.e.store.PutLink(ctx, link); err != nil {
+			if err := r.store.PutLink(ctx, link); err != nil {
 				return Link{}, storeErr(err)
 			}
 		}
@@ -920,7 +1047,7 @@ func (r *run) updateContact(ctx context.Context, m Member, mapped Mapped, link L
 		return link, nil
 	}
 	link.UpdatedAt = r.e.now()
-	if err := r.e.store.Commit(ctx, link, key); err != nil {
+	if err := r.store.Commit(ctx, link, key); err != nil {
 		return Link{}, storeErr(err)
 	}
 	return link, nil
@@ -948,11 +1075,11 @@ func tagsIntentOf(add []string) any {
 func (r *run) resolveTagAdds(ctx context.Context, in Intent) error {
 	var ti tagsIntent
 	if err := json.Unmarshal(in.Data, &ti); err != nil || len(ti.Add) == 0 {
-		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+		return storeErr(r.store.DeleteIntent(ctx, in.Key))
 	}
-	link, err := r.e.store.Link(ctx, KindMember, in.LocalID)
+	link, err := r.store.Link(ctx, KindMember, in.LocalID)
 	if errors.Is(err, ErrNotFound) {
-		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+		return storeErr(r.store.DeleteIntent(ctx, in.Key))
 	}
 	if err != nil {
 		return storeErr(err)
@@ -963,7 +1090,7 @@ func (r *run) resolveTagAdds(ctx context.Context, in Intent) error {
 		return err
 	})
 	if errors.Is(err, contacts.ErrNotFound) {
-		return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+		return storeErr(r.store.DeleteIntent(ctx, in.Key))
 	}
 	if err != nil {
 		return fmt.Errorf("reading contact %s: %w", link.RemoteID, err)
@@ -976,17 +1103,17 @@ func (r *run) resolveTagAdds(ctx context.Context, in Intent) error {
 		}
 	}
 	link.Tags = applyTagDiff(link.Tags, added, nil)
-	return storeErr(r.e.store.Commit(ctx, link, in.Key))
+	return storeErr(r.store.Commit(ctx, link, in.Key))
 }
 
 // recreate handles a contact deleted in the CRM while GymFlow still has
 // the member: the link goes and the contact is created again.
 func (r *run) recreate(ctx context.Context, m Member, mapped Mapped, link Link, key string) (Link, error) {
 	r.e.logger.Warn("contactsync: contact deleted in the CRM, creating it again", "member", m.ID, "contact", link.RemoteID)
-	if err := r.e.store.DeleteLink(ctx, KindMember, m.ID); err != nil {
+	if err := r.store.DeleteLink(ctx, KindMember, m.ID); err != nil {
 		return Link{}, storeErr(err)
 	}
-	if err := r.e.store.DeleteIntent(ctx, key); err != nil {
+	if err := r.store.DeleteIntent(ctx, key); err != nil {
 		return Link{}, storeErr(err)
 	}
 	return r.createContact(ctx, m, mapped)
@@ -1038,7 +1165,7 @@ func applyTagDiff(written, add, remove []string) []string {
 
 // changeTags applies a TagsChanged event: one add and/or one remove call.
 func (r *run) changeTags(ctx context.Context, c TagsChanged) error {
-	link, err := r.e.store.Link(ctx, KindMember, c.Member)
+	link, err := r.store.Link(ctx, KindMember, c.Member)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("tags changed for member %s, which is not synced yet", c.Member)
 	}
@@ -1062,7 +1189,7 @@ func (r *run) changeTags(ctx context.Context, c TagsChanged) error {
 		return nil
 	}
 	link.UpdatedAt = r.e.now()
-	return storeErr(r.e.store.Commit(ctx, link, memberKey("tags", c.Member)))
+	return storeErr(r.store.Commit(ctx, link, memberKey("tags", c.Member)))
 }
 
 func cleanTags(in []string) []string {
@@ -1077,7 +1204,7 @@ func cleanTags(in []string) []string {
 
 // deleteMember archives (or deletes) the contact of a deleted member.
 func (r *run) deleteMember(ctx context.Context, memberID string) error {
-	link, err := r.e.store.Link(ctx, KindMember, memberID)
+	link, err := r.store.Link(ctx, KindMember, memberID)
 	if errors.Is(err, ErrNotFound) {
 		return nil // never synced: nothing of ours to touch
 	}
@@ -1103,21 +1230,21 @@ func (r *run) deleteMember(ctx context.Context, memberID string) error {
 			return fmt.Errorf("deleting the contact: %w", err)
 		}
 		for _, kind := range []Kind{KindTask, KindNote} {
-			children, err := r.e.store.MemberLinks(ctx, kind, memberID)
+			children, err := r.store.MemberLinks(ctx, kind, memberID)
 			if err != nil {
 				return storeErr(err)
 			}
 			for _, c := range children {
-				if err := r.e.store.DeleteLink(ctx, kind, c.LocalID); err != nil {
+				if err := r.store.DeleteLink(ctx, kind, c.LocalID); err != nil {
 					return storeErr(err)
 				}
 			}
 		}
-		if err := r.e.store.DeleteLink(ctx, KindMember, memberID); err != nil {
+		if err := r.store.DeleteLink(ctx, KindMember, memberID); err != nil {
 			return storeErr(err)
 		}
 		r.add(&r.report.Deleted, 1)
-		return storeErr(r.e.store.DeleteIntent(ctx, key))
+		return storeErr(r.store.DeleteIntent(ctx, key))
 	case "tag":
 		err = r.addTags(ctx, link.RemoteID, []string{p.tag})
 		// The sync wrote the tag: it is the sync's own, not a CRM tag (the
@@ -1141,7 +1268,7 @@ func (r *run) deleteMember(ctx context.Context, memberID string) error {
 	link.UpdatedAt = r.e.now()
 	r.add(&r.report.Archived, 1)
 	r.e.count("contacts_archived_total", 1)
-	return storeErr(r.e.store.Commit(ctx, link, key))
+	return storeErr(r.store.Commit(ctx, link, key))
 }
 
 // unarchive reverses an archive for a member that came back.
@@ -1185,7 +1312,7 @@ func (r *run) unarchive(ctx context.Context, link *Link) error {
 // leadSignup creates the lead's contact and one welcome task, once per lead.
 func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	doneKey := "lead/" + lead.ID
-	if done, err := r.e.store.Done(ctx, doneKey); err != nil {
+	if done, err := r.store.Done(ctx, doneKey); err != nil {
 		return storeErr(err)
 	} else if done {
 		return nil // a redelivery
@@ -1193,7 +1320,7 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	if err := r.upsertMember(ctx, lead); err != nil {
 		return err
 	}
-	link, err := r.e.store.Link(ctx, KindMember, lead.ID)
+	link, err := r.store.Link(ctx, KindMember, lead.ID)
 	if err != nil && !(r.e.dryRun && errors.Is(err, ErrNotFound)) {
 		return storeErr(err)
 	}
@@ -1201,7 +1328,7 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	task.ID = "welcome/" + lead.ID
 	// A welcome task is written once and never updated: its default due
 	// date depends on when the signup is processed.
-	_, err = r.e.store.Link(ctx, KindTask, task.ID)
+	_, err = r.store.Link(ctx, KindTask, task.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if err := r.upsertChildOf(ctx, lead.ID, link.RemoteID, KindTask, task.ID, taskPayload(task, r.e.now())); err != nil {
@@ -1214,7 +1341,7 @@ func (r *run) leadSignup(ctx context.Context, lead Member) error {
 	if r.e.dryRun {
 		return nil
 	}
-	_, err = r.e.store.MarkDone(ctx, doneKey)
+	_, err = r.store.MarkDone(ctx, doneKey)
 	return storeErr(err)
 }
 
@@ -1240,7 +1367,7 @@ func (r *run) putIntent(ctx context.Context, key string, kind Kind, localID, op 
 			return err
 		}
 	}
-	return storeErr(r.e.store.PutIntent(ctx, Intent{Key: key, Kind: kind, LocalID: localID, Op: op, Data: raw, CreatedAt: r.e.now()}))
+	return storeErr(r.store.PutIntent(ctx, Intent{Key: key, Kind: kind, LocalID: localID, Op: op, Data: raw, CreatedAt: r.e.now()}))
 }
 
 func newRunID(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }

@@ -16,6 +16,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 )
 
 // world is a fake API, a state store and an engine over them.
@@ -55,7 +56,7 @@ func newWorld(t *testing.T, opts ...contactsync.Option) *world {
 	// leave nothing in flight: no grace to wait out before resolving.
 	// Options given override it.
 	opts = append([]contactsync.Option{contactsync.WithResolveGrace(0)}, opts...)
-	w := &world{t: t, srv: srv, store: contactsync.NewMemoryStore(), opts: opts}
+	w := &world{t: t, srv: srv, store: memstore.New(), opts: opts}
 	w.client = srv.Client(contacts.WithRetryPolicy(contacts.RetryPolicy{MaxRetries: 3, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxRetryAfter: time.Second}))
 	w.eng = w.engine(w.client)
 	return w

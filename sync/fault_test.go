@@ -11,6 +11,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 )
 
 // faultyWorld is a fake with every fault switched on, a store and an
@@ -26,7 +27,7 @@ func faultyWorld(t *testing.T, seed uint64, limits contactstest.RateLimits) *wor
 	// A create that fails without a clear answer is looked up and sent
 	// again up to eight times in the run: with 7% of requests failing
 	// that way, a create fails eight times in a row about once in 10^9.
-	w := &world{t: t, srv: srv, store: contactsync.NewMemoryStore(),
+	w := &world{t: t, srv: srv, store: memstore.New(),
 		opts: []contactsync.Option{contactsync.WithConcurrency(4)}}
 	// The SDK's own limiter is off (srv.Client's default): the 429s come
 	// from the fake. Enough quick retries to ride out a spent window.

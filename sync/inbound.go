@@ -51,6 +51,7 @@ type Inbound struct {
 
 	mu    sync.Mutex
 	calls atomic.Int64
+	lease *leaseHold
 }
 
 // InboundOption configures an Inbound.
@@ -187,18 +188,55 @@ func WithInboundClock(now func() time.Time) InboundOption { return func(in *Inbo
 
 // NewInbound returns the inbound side for client's location. state is the
 // outbound Engine's store (for links and echo detection), store the
-// inbound state, activity the read model; one MemoryStore or SQLiteStore
-// serves as all three.
+// inbound state, activity the read model; one store of memstore or
+// sqlstore serves as all three.
 func NewInbound(client *contacts.Client, state StateStore, store InboundStore, activity ActivityStore, mapping *Mapping, sink Sink, opts ...InboundOption) (*Inbound, error) {
 	if client == nil || state == nil || store == nil || activity == nil || mapping == nil || sink == nil {
 		return nil, errors.New("contactsync: NewInbound needs a client, three stores, a mapping and a sink")
 	}
+	if err := sameLocation(client, state, store, activity); err != nil {
+		return nil, err
+	}
 	in := &Inbound{client: client, state: state, store: store, activity: activity, mapping: mapping, sink: sink,
-		overlap: 2 * time.Minute, keep: 7 * 24 * time.Hour, followUp: 30 * time.Minute, logger: slog.New(slog.DiscardHandler), now: time.Now}
+		overlap: 2 * time.Minute, keep: 7 * 24 * time.Hour, followUp: 30 * time.Minute, logger: slog.New(slog.DiscardHandler), now: time.Now,
+		lease: &leaseHold{name: LeaseInbound, owner: newOwner("inbound"), ttl: DefaultLeaseTTL}}
 	for _, o := range opts {
 		o(in)
 	}
+	in.lease.store, _ = store.(LeaseStore)
+	in.lease.logger = in.logger
 	return in, nil
+}
+
+// WithInboundLeaseTTL sets how long the lease of a pass lasts unless
+// renewed (default DefaultLeaseTTL). When the InboundStore is a LeaseStore
+// (the stores of memstore and sqlstore are), every pass — ProcessInbox,
+// PollContacts, Reconcile, RefreshDirty, RefreshActivity, Cycle — holds
+// the location's LeaseInbound lease, so only one Inbound works a location
+// at a time whatever the number of processes; Receive needs none.
+func WithInboundLeaseTTL(d time.Duration) InboundOption {
+	return func(in *Inbound) {
+		if d > 0 {
+			in.lease.ttl = d
+		}
+	}
+}
+
+// WithInboundLeaseWait makes a pass whose location's lease another
+// Inbound holds wait for it up to d, instead of failing at once with an
+// error matching ErrLeaseHeld (the default).
+func WithInboundLeaseWait(d time.Duration) InboundOption {
+	return func(in *Inbound) { in.lease.wait = max(d, 0) }
+}
+
+// holdLease holds the location's inbound lease for a pass; nested passes
+// (Cycle's) share it.
+func (in *Inbound) holdLease(ctx context.Context) (context.Context, func(), error) {
+	ctx, _, release, err := in.lease.hold(ctx)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("contactsync: taking the location's inbound lease: %w", err)
+	}
+	return ctx, release, nil
 }
 
 // InboundReport is what an inbound pass did.
@@ -282,6 +320,11 @@ func Route(locations ...*Inbound) func(context.Context, webhook.Event) error {
 func (in *Inbound) ProcessInbox(ctx context.Context) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer release()
 	start := in.calls.Load()
 	defer func() { rep.APICalls = in.calls.Load() - start }()
 	for {

@@ -20,6 +20,8 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 	"github.com/gymflow/contacts-go/webhook"
 )
 
@@ -35,7 +37,7 @@ type clockedWorld struct {
 	clock    *contactstest.ManualClock
 	srv      *contactstest.Server
 	client   *contacts.Client
-	mem      *contactsync.MemoryStore
+	mem      *memstore.Store
 	eng      *contactsync.Engine
 	policies contactsync.Policies
 	sink     *recordingSink
@@ -50,7 +52,7 @@ func newClockedWorld(t *testing.T, p contactsync.Policies, inOpts ...contactsync
 	if _, err := srv.AddCustomField(srv.LocationID(), "membership_plan"); err != nil {
 		t.Fatal(err)
 	}
-	w := &clockedWorld{t: t, clock: clock, srv: srv, client: srv.Client(), mem: contactsync.NewMemoryStore(), policies: p, sink: &recordingSink{}}
+	w := &clockedWorld{t: t, clock: clock, srv: srv, client: srv.Client(), mem: memstore.New(), policies: p, sink: &recordingSink{}}
 	eng, err := contactsync.NewEngine(w.client, w.mem, engineMapping(t), contactsync.WithPolicies(p), contactsync.WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -810,23 +812,24 @@ func TestPollResumesFromTheSavedCursorLessTheOverlap(t *testing.T) {
 				ids = append(ids, c.ID)
 			}
 			path := filepath.Join(t.TempDir(), "sync.db")
-			mem := contactsync.NewMemoryStore()
+			mem := memstore.New()
 			open := func() stores {
 				if backend == "memory" {
 					return mem
 				}
-				s, err := contactsync.OpenSQLite(path)
+				db, err := sqlstore.OpenSQLite(path)
 				if err != nil {
 					t.Fatal(err)
 				}
-				return s
+				s, _ := db.Location(srv.LocationID())
+				return sqliteStore{Store: s, db: db}
 			}
 			// start runs one process: an Inbound on a freshly opened store,
 			// one scan; it returns the scan's lower bound.
 			start := func(opts ...contactsync.InboundOption) (from string, filtered bool) {
 				t.Helper()
 				s := open()
-				if c, ok := s.(*contactsync.SQLiteStore); ok {
+				if c, ok := s.(sqliteStore); ok {
 					defer func() {
 						if err := c.Close(); err != nil {
 							t.Error(err)
@@ -1193,7 +1196,7 @@ func scheduleRun(t *testing.T, plan contactsync.Plan, run time.Duration) (linked
 	defer srv.Close()
 	synctest.Test(t, func(t *testing.T) {
 		start = time.Now()
-		mem := contactsync.NewMemoryStore()
+		mem := memstore.New()
 		for i := range 2 {
 			c := srv.SeedContact(contactstest.Contact{FirstName: fmt.Sprint("M", i), Email: fmt.Sprintf("m%d@example.com", i), Tags: []string{"member"}})
 			linked = append(linked, c.ID)

@@ -14,6 +14,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 	"github.com/gymflow/contacts-go/webhook"
 )
 
@@ -52,7 +53,7 @@ func (s *recordingSink) take() []contactsync.InboundChange {
 // webhook receiver feeding its inbox.
 type twoWay struct {
 	*world
-	mem  *contactsync.MemoryStore
+	mem  *memstore.Store
 	sink *recordingSink
 	in   *contactsync.Inbound
 	hook *httptest.Server
@@ -61,7 +62,7 @@ type twoWay struct {
 func newTwoWay(t *testing.T, policies contactsync.Policies, inOpts ...contactsync.InboundOption) *twoWay {
 	t.Helper()
 	w := newWorld(t, contactsync.WithPolicies(policies))
-	mem := w.store.(*contactsync.MemoryStore)
+	mem := w.store.(*memstore.Store)
 	tw := &twoWay{world: w, mem: mem, sink: &recordingSink{}}
 	in, err := contactsync.NewInbound(w.client, mem, mem, mem, engineMapping(t), tw.sink,
 		append([]contactsync.InboundOption{contactsync.WithInboundPolicies(policies)}, inOpts...)...)
@@ -447,7 +448,7 @@ func TestBothSidesSettleWithoutALoop(t *testing.T) {
 func TestProcessedInboxEntriesArePurged(t *testing.T) {
 	t.Parallel()
 	clock := contactstest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	mem := contactsync.NewMemoryStore()
+	mem := memstore.New()
 	srv := contactstest.NewServer(contactstest.WithoutRateLimits())
 	defer srv.Close()
 	in, err := contactsync.NewInbound(srv.Client(), mem, mem, mem, engineMapping(t), &recordingSink{},

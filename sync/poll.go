@@ -23,6 +23,11 @@ const (
 func (in *Inbound) PollContacts(ctx context.Context) (InboundReport, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return InboundReport{}, err
+	}
+	defer release()
 	return in.pollContacts(ctx)
 }
 
@@ -107,6 +112,11 @@ func (in *Inbound) searchAll(ctx context.Context, p contacts.SearchParams) func(
 func (in *Inbound) Reconcile(ctx context.Context, activities bool) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer release()
 	start := in.calls.Load()
 	defer func() { rep.APICalls = in.calls.Load() - start }()
 
@@ -211,6 +221,11 @@ func (in *Inbound) confirmGone(ctx context.Context, contactID string, scanStart 
 func (in *Inbound) RefreshDirty(ctx context.Context, limit int) (rep InboundReport, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer release()
 	start := in.calls.Load()
 	defer func() { rep.APICalls = in.calls.Load() - start }()
 	ids, err := in.store.Dirty(ctx, in.now(), limit)
@@ -229,9 +244,14 @@ func (in *Inbound) RefreshDirty(ctx context.Context, limit int) (rep InboundRepo
 func (in *Inbound) RefreshActivity(ctx context.Context, contactID string) (InboundReport, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return InboundReport{}, err
+	}
+	defer release()
 	var rep InboundReport
 	start := in.calls.Load()
-	err := in.refreshActivity(ctx, contactID, &rep)
+	err = in.refreshActivity(ctx, contactID, &rep)
 	rep.APICalls = in.calls.Load() - start
 	return rep, err
 }
@@ -323,6 +343,11 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // Cycle is one polling round: process the inbox, scan changed contacts,
 // re-read up to refreshLimit contacts with recent activity.
 func (in *Inbound) Cycle(ctx context.Context, refreshLimit int) (InboundReport, error) {
+	ctx, release, err := in.holdLease(ctx)
+	if err != nil {
+		return InboundReport{}, err
+	}
+	defer release()
 	var total InboundReport
 	for _, step := range []func(context.Context) (InboundReport, error){
 		in.ProcessInbox,

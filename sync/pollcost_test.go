@@ -13,6 +13,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 	"github.com/gymflow/contacts-go/webhook"
 )
 
@@ -42,14 +43,14 @@ func pollCost(t testing.TB, n, activePerHour, m int) pollCostResult {
 	type location struct {
 		id   string
 		ids  []string
-		mem  *contactsync.MemoryStore
+		mem  *memstore.Store
 		in   *contactsync.Inbound
 		edit []string // tasks created in the warm-up hour
 	}
 	locs := make([]*location, m)
 	var ins []*contactsync.Inbound
 	for j := range locs {
-		l := &location{id: srv.LocationID(), mem: contactsync.NewMemoryStore()}
+		l := &location{id: srv.LocationID(), mem: memstore.New()}
 		token := srv.Token()
 		if j > 0 {
 			l.id = srv.AddLocation("", "", contactstest.LocationSettings{})
@@ -195,7 +196,7 @@ func TestScheduleStaggersLocations(t *testing.T) {
 		var ins []*contactsync.Inbound
 		for _, srv := range srvs {
 			client := srv.Client(contacts.WithHTTPClient(&http.Client{Transport: inMemory{srv}}))
-			mem := contactsync.NewMemoryStore()
+			mem := memstore.New()
 			in, err := contactsync.NewInbound(client, mem, mem, mem, engineMapping(t), &recordingSink{})
 			if err != nil {
 				t.Fatal(err)

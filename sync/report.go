@@ -179,7 +179,7 @@ func (r *run) finish(err error) {
 // contact become the link's (one read), since a later sighting without
 // them must still remove them.
 func (r *run) resolvePending(ctx context.Context) error {
-	intents, err := r.e.store.Intents(ctx)
+	intents, err := r.store.Intents(ctx)
 	if err != nil {
 		return storeErr(err)
 	}
@@ -235,7 +235,7 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 	case in.Op == "create" && in.Kind == KindMember:
 		var mi memberIntent
 		if err := json.Unmarshal(in.Data, &mi); err != nil {
-			return errors.Join(err, storeErr(r.e.store.DeleteIntent(ctx, in.Key)))
+			return errors.Join(err, storeErr(r.store.DeleteIntent(ctx, in.Key)))
 		}
 		found, err := r.lookup(ctx, mi)
 		if err != nil {
@@ -258,7 +258,7 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 	case in.Op == "create":
 		var ci childIntent
 		if err := json.Unmarshal(in.Data, &ci); err != nil {
-			return errors.Join(err, storeErr(r.e.store.DeleteIntent(ctx, in.Key)))
+			return errors.Join(err, storeErr(r.store.DeleteIntent(ctx, in.Key)))
 		}
 		found, err := r.findChild(ctx, ci)
 		if err != nil {
@@ -281,5 +281,5 @@ func (r *run) resolve(ctx context.Context, in Intent) error {
 			return err
 		}
 	}
-	return storeErr(r.e.store.DeleteIntent(ctx, in.Key))
+	return storeErr(r.store.DeleteIntent(ctx, in.Key))
 }

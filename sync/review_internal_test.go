@@ -11,12 +11,12 @@ import (
 // another worker must not lift the exhaustion.
 func TestBudgetExhaustionSurvivesRetriesOfOtherCalls(t *testing.T) {
 	e := &Engine{now: time.Now}
-	if err := e.spend(); err != nil {
+	if err := e.spend(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e.exhaust()    // worker A saw DailyRemaining <= reserve
 	e.spendMore(2) // worker B's call took three attempts
-	if err := e.spend(); !errors.Is(err, ErrBudgetExhausted) {
+	if err := e.spend(t.Context()); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("spend after exhaustion = %v, want ErrBudgetExhausted", err)
 	}
 }

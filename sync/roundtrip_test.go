@@ -7,6 +7,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 	"github.com/gymflow/contacts-go/webhook"
 )
 
@@ -73,9 +74,9 @@ func TestRouteDispatchesByLocation(t *testing.T) {
 		srv.Client(contacts.WithToken(srv.IssueToken(contactstest.TokenSpec{LocationID: locB})), contacts.WithLocationID(locB))}
 	var ins []*contactsync.Inbound
 	var sinks []*recordingSink
-	var mems []*contactsync.MemoryStore
+	var mems []*memstore.Store
 	for j, loc := range []string{srv.LocationID(), locB} {
-		mem := contactsync.NewMemoryStore()
+		mem := memstore.New()
 		c := srv.SeedContact(contactstest.Contact{LocationID: loc, FirstName: "Ana", Email: "ana@example.com"})
 		if err := mem.PutLink(t.Context(), contactsync.Link{Kind: contactsync.KindMember, LocalID: "m1", RemoteID: c.ID}); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 
 	contacts "github.com/gymflow/contacts-go"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 )
 
 // The environment that selects the real API, as examples/gymflow-sync
@@ -49,7 +51,7 @@ func openLive(ctx context.Context, getenv func(string) string, cfg liveConfig) (
 	if err != nil {
 		return nil, err
 	}
-	store := contactsync.NewMemoryStore()
+	store := memstore.New()
 	members, err := copyLinks(ctx, cfg.state, location, store)
 	if err != nil {
 		return nil, err
@@ -84,16 +86,20 @@ func copyLinks(ctx context.Context, path, location string, store contactsync.Sta
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no gymflow-sync state file %s (-state): run go run ./examples/gymflow-sync with the same credentials first: %w", path, err)
 	}
-	s, err := contactsync.OpenSQLite(path)
+	db, err := sqlstore.OpenSQLite(path)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	switch ours, err := s.Done(ctx, "gymflow-sync/location/"+location); {
+	defer db.Close()
+	s, err := db.Location(location)
+	if err != nil {
+		return nil, err
+	}
+	switch linked, _, err := s.Stats(ctx); {
 	case err != nil:
 		return nil, err
-	case !ours:
-		return nil, fmt.Errorf("the state file %s was not written by gymflow-sync for location %s", path, location)
+	case linked[contactsync.KindMember] == 0:
+		return nil, fmt.Errorf("the state file %s holds no members of location %s: run gymflow-sync for it first", path, location)
 	}
 	var members []member
 	for after := ""; ; {

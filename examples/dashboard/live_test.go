@@ -11,22 +11,24 @@ import (
 
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 )
 
 // liveState writes a state file as gymflow-sync leaves it for a location:
-// the location marker and member links whose snapshots name the members.
+// member links of the location whose snapshots name the members.
 func liveState(t *testing.T, location string, links map[string]contactstest.Contact) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gymflow-sync.db")
-	s, err := contactsync.OpenSQLite(path)
+	db, err := sqlstore.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	ctx := t.Context()
-	if _, err := s.MarkDone(ctx, "gymflow-sync/location/"+location); err != nil {
+	defer db.Close()
+	s, err := db.Location(location)
+	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := t.Context()
 	for id, c := range links {
 		state, err := contactsync.Mapped{Fields: map[string]string{
 			contactsync.TargetFirstName: c.FirstName, contactsync.TargetLastName: c.LastName, contactsync.TargetEmail: c.Email,
@@ -100,11 +102,12 @@ func TestLiveMode(t *testing.T) {
 
 	// The dashboard's inbound state lives in memory: the sync's file
 	// still holds only the links it wrote.
-	s, err := contactsync.OpenSQLite(path)
+	db, err := sqlstore.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer db.Close()
+	s, _ := db.Location(api.LocationID())
 	if acts, err := s.Activities(t.Context(), contactsync.ActivityQuery{}); err != nil || len(acts) != 0 {
 		t.Errorf("the state file gained %d activities (%v)", len(acts), err)
 	}
@@ -123,8 +126,8 @@ func TestLiveModeRefusesAStateFileItCannotUse(t *testing.T) {
 		want string
 	}{
 		"missing file":   {[]string{"-state", filepath.Join(t.TempDir(), "none.db")}, "run go run ./examples/gymflow-sync"},
-		"other location": {[]string{"-state", other}, "not written by gymflow-sync for location"},
-		"no members":     {[]string{"-state", empty}, "links no members"},
+		"other location": {[]string{"-state", other}, "holds no members of location"},
+		"no members":     {[]string{"-state", empty}, "holds no members of location"},
 	} {
 		var out strings.Builder
 		err := runWith(t.Context(), append([]string{"-listen", "127.0.0.1:0"}, tc.args...), &out, getenv)

@@ -41,6 +41,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 )
 
 func main() {
@@ -141,8 +142,8 @@ func newServer(h http.Handler) *http.Server {
 // demo is the fake API with its seeded members, the stores and the
 // dashboard's handler.
 type demo struct {
-	api       *contactstest.Server     // nil on the real API
-	store     *contactsync.MemoryStore // links and read model
+	api       *contactstest.Server // nil on the real API
+	store     *memstore.Store      // links and read model
 	views     *contactsync.Views
 	members   []member
 	handler   http.Handler
@@ -158,7 +159,7 @@ func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*de
 	// The loader makes 91 calls at once; the fake's live limits would
 	// slow it down for nothing.
 	api := contactstest.NewServer(contactstest.WithoutRateLimits())
-	store := contactsync.NewMemoryStore()
+	store := memstore.New()
 	members, err := seed(ctx, api, store, now())
 	if err == nil {
 		err = loadReadModel(ctx, api.Client(contacts.WithUserAgent("gymflow-dashboard")), store, store)

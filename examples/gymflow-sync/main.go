@@ -59,6 +59,8 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 )
 
 // The environment variables that select the real API.
@@ -193,43 +195,35 @@ func (a *api) mark() int {
 }
 
 // openState returns the state store: SQLite when path names a file, else
-// in memory. A state file belongs to one location: its links name that
-// location's contacts.
-func openState(ctx context.Context, path, location string, dryRun bool) (store contactsync.StateStore, desc string, closeStore func() error, err error) {
+// in memory. A state file may hold the state of several locations, each
+// apart from the others.
+func openState(ctx context.Context, path, location string) (store contactsync.StateStore, desc string, closeStore func() error, err error) {
 	if path == "" {
-		return contactsync.NewMemoryStore(), "in memory (-state FILE keeps it in SQLite)", func() error { return nil }, nil
+		return memstore.New(), "in memory (-state FILE keeps it in SQLite)", func() error { return nil }, nil
 	}
-	s, err := contactsync.OpenSQLite(path)
+	db, err := sqlstore.OpenSQLite(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			db.Close()
 		}
 	}()
-	linked, _, err := s.Stats(ctx)
+	s, err := db.Location(location)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	locKey := "gymflow-sync/location/" + location
-	ours, err := s.Done(ctx, locKey)
-	switch {
-	case err != nil:
+	linked, _, err := s.Stats(ctx)
+	if err != nil {
 		return nil, "", nil, err
-	case !ours && linked[contactsync.KindMember] > 0:
-		return nil, "", nil, fmt.Errorf("the state file %s links members to contacts of another location, not %s: use another -state file", path, location)
-	case !ours && !dryRun:
-		if _, err := s.MarkDone(ctx, locKey); err != nil {
-			return nil, "", nil, err
-		}
 	}
 	desc = "SQLite " + path + ": new"
 	if n := linked[contactsync.KindMember]; n > 0 {
 		desc = fmt.Sprintf("SQLite %s: %s members, %s tasks, %s notes linked by earlier runs", path,
 			thousands(n), thousands(linked[contactsync.KindTask]), thousands(linked[contactsync.KindNote]))
 	}
-	return s, desc, s.Close, nil
+	return s, desc, db.Close, nil
 }
 
 func runWith(ctx context.Context, args []string, out, errOut io.Writer, getenv func(string) string) (err error) {
@@ -242,7 +236,7 @@ func runWith(ctx context.Context, args []string, out, errOut io.Writer, getenv f
 		return err
 	}
 	defer api.close()
-	store, stateDesc, closeStore, err := openState(ctx, cfg.state, api.client.LocationID(), cfg.dryRun)
+	store, stateDesc, closeStore, err := openState(ctx, cfg.state, api.client.LocationID())
 	if err != nil {
 		return err
 	}

@@ -245,12 +245,19 @@ func TestSecondRunWithTheSameStateCostsNothing(t *testing.T) {
 		t.Errorf("second run, incremental: %d calls\n%s", i.APICalls, i)
 	}
 
-	// The state belongs to the fake's location: another one is refused.
-	env := map[string]string{envToken: "pit-x", envLocation: "another-location", envBaseURL: "http://127.0.0.1:1"}
-	var out, errOut lockedBuffer
-	err := runWith(context.Background(), []string{"-dry-run", "-state", state}, &out, &errOut, func(k string) string { return env[k] })
-	if err == nil || !strings.Contains(err.Error(), "another location") {
-		t.Errorf("state of the fake used for another location: %v", err)
+	// The file keeps each location apart: another location starts new,
+	// and the fake's is still there.
+	for loc, want := range map[string]string{"another-location": ": new", run1.Location: "members, "} {
+		_, desc, closeStore, err := openState(context.Background(), state, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closeStore(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(desc, want) {
+			t.Errorf("state of location %s: %q, want %q in it", loc, desc, want)
+		}
 	}
 
 	// The text mode says why nothing happened.

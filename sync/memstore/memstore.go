@@ -1,4 +1,10 @@
-package contactsync
+// Package memstore is the in-memory store of package contactsync
+// (import path github.com/gymflow/contacts-go/sync): a StateStore, an
+// ActivityStore, an InboundStore, a LeaseStore and a BudgetStore in one
+// value, for tests, examples and one-off runs. Everything it holds is lost
+// with the process, so it cannot resume a crashed run: use package
+// sqlstore for anything that must survive a restart.
+package memstore
 
 import (
 	"cmp"
@@ -7,101 +13,114 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/internal/storekit"
 )
 
-// MemoryStore is a StateStore in memory, for tests, examples and one-off
-// runs: everything it holds is lost with the process, so it cannot resume
-// a crashed run. Use a SQLiteStore for anything that must survive a
-// restart.
+// Store is the state, read model, inbound state, leases and daily budget
+// of one location, in memory.
 //
-// A MemoryStore is safe for concurrent use. It keeps its own copies of
-// what it is given and hands out copies, so callers may modify the Tags,
-// State, Data and Report slices they pass in or get back. It behaves like
-// a SQLiteStore in the details the StateStore contract leaves open: times
-// are kept to the millisecond in UTC, and empty Tags, State, Data and
-// Report slices come back nil.
+// A Store is safe for concurrent use. It keeps its own copies of what it
+// is given and hands out copies, so callers may modify the Tags, State,
+// Data and Report slices they pass in or get back. It behaves like the SQL
+// stores in the details the interfaces leave open: times are kept to the
+// millisecond in UTC, and empty Tags, State, Data and Report slices come
+// back nil.
+//
+// Its leases and budget are those of this process only: two processes
+// with a Store each do not see each other (they do not share data either).
 //
 // Links is quick for repeated paging (the sorted order of a kind's local
 // IDs is cached until a link of that kind is created or deleted), but the
-// store is meant for thousands of links, not millions.
-//
-// A MemoryStore is also an ActivityStore and an InboundStore, so one value
-// serves as all three stores of the inbound side in tests. Activities
-// looks a contact's or a member's activities up by index and otherwise
-// scans those of the kinds asked for: a view of a location with 100,000
-// activities takes a few milliseconds (a SQLiteStore's a fraction of one).
-type MemoryStore struct {
+// store is meant for thousands of links, not millions. Activities looks a
+// contact's or a member's activities up by index and otherwise scans
+// those of the kinds asked for: a view of a location with 100,000
+// activities takes a few milliseconds (a SQL store's a fraction of one).
+type Store struct {
 	mu      sync.RWMutex
-	links   map[linkKey]Link
+	links   map[linkKey]contactsync.Link
 	remote  map[linkKey]map[string]struct{} // (kind, remote ID) → local IDs
 	members map[linkKey]map[string]struct{} // (kind, member ID) → local IDs
-	sorted  map[Kind][]string               // sorted local IDs of a kind, nil when stale
-	intents map[string]Intent
+	sorted  map[contactsync.Kind][]string   // sorted local IDs of a kind, nil when stale
+	intents map[string]contactsync.Intent
 	done    map[string]struct{}
-	runs    []RunRecord // in the order appended
+	runs    []contactsync.RunRecord // in the order appended
 
 	// The read model and the inbound state, under a lock of their own.
 	amu        sync.RWMutex
-	activities map[Kind]map[string]*Activity   // kind → remote ID → activity, never modified once stored
-	actContact map[string]map[linkKey]struct{} // contact ID → activity keys
-	actMember  map[string]map[linkKey]struct{} // member ID → activity keys
-	inbox      map[string]memInboxEntry        // by ID
-	cursors    map[string]string               // by name
-	seen       map[linkKey]Seen                // (kind, remote ID) → seen
-	dirty      map[string]time.Time            // contact ID → newest mark
+	activities map[contactsync.Kind]map[string]*contactsync.Activity // kind → remote ID → activity, never modified once stored
+	actContact map[string]map[linkKey]struct{}                       // contact ID → activity keys
+	actMember  map[string]map[linkKey]struct{}                       // member ID → activity keys
+	inbox      map[string]memInboxEntry                              // by ID
+	cursors    map[string]string                                     // by name
+	seen       map[linkKey]contactsync.Seen                          // (kind, remote ID) → seen
+	dirty      map[string]time.Time                                  // contact ID → newest mark
+
+	// Leases and the daily budget, under a lock of their own.
+	lmu    sync.Mutex
+	leases map[string]contactsync.Lease // by name
+	tokens map[string]int64             // the last token of each lease name
+	budget map[string]int               // day → calls counted
+	now    func() time.Time
 }
 
 // linkKey is a (kind, ID) pair.
 type linkKey struct {
-	kind Kind
+	kind contactsync.Kind
 	id   string
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
-		links:   make(map[linkKey]Link),
+// NewStore returns an empty Store.
+func New() *Store {
+	return &Store{
+		links:   make(map[linkKey]contactsync.Link),
 		remote:  make(map[linkKey]map[string]struct{}),
 		members: make(map[linkKey]map[string]struct{}),
-		sorted:  make(map[Kind][]string),
-		intents: make(map[string]Intent),
+		sorted:  make(map[contactsync.Kind][]string),
+		intents: make(map[string]contactsync.Intent),
 		done:    make(map[string]struct{}),
 
-		activities: make(map[Kind]map[string]*Activity),
+		activities: make(map[contactsync.Kind]map[string]*contactsync.Activity),
 		actContact: make(map[string]map[linkKey]struct{}),
 		actMember:  make(map[string]map[linkKey]struct{}),
 		inbox:      make(map[string]memInboxEntry),
 		cursors:    make(map[string]string),
-		seen:       make(map[linkKey]Seen),
+		seen:       make(map[linkKey]contactsync.Seen),
 		dirty:      make(map[string]time.Time),
+
+		leases: make(map[string]contactsync.Lease),
+		tokens: make(map[string]int64),
+		budget: make(map[string]int),
+		now:    time.Now,
 	}
 }
 
-// Link implements StateStore.
-func (s *MemoryStore) Link(ctx context.Context, kind Kind, localID string) (Link, error) {
+// Link implements contactsync.StateStore.
+func (s *Store) Link(ctx context.Context, kind contactsync.Kind, localID string) (contactsync.Link, error) {
 	if err := ctx.Err(); err != nil {
-		return Link{}, err
+		return contactsync.Link{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, ok := s.links[linkKey{kind, localID}]
 	if !ok {
-		return Link{}, ErrNotFound
+		return contactsync.Link{}, contactsync.ErrNotFound
 	}
-	return cloneLink(l), nil
+	return storekit.CloneLink(l), nil
 }
 
-// LinkByRemote implements StateStore. If several links of the kind have
+// LinkByRemote implements contactsync.StateStore. If several links of the kind have
 // the remote ID, it returns the one with the least LocalID.
-func (s *MemoryStore) LinkByRemote(ctx context.Context, kind Kind, remoteID string) (Link, error) {
+func (s *Store) LinkByRemote(ctx context.Context, kind contactsync.Kind, remoteID string) (contactsync.Link, error) {
 	if err := ctx.Err(); err != nil {
-		return Link{}, err
+		return contactsync.Link{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ids := s.remote[linkKey{kind, remoteID}]
 	if len(ids) == 0 {
-		return Link{}, ErrNotFound
+		return contactsync.Link{}, contactsync.ErrNotFound
 	}
 	first := ""
 	for id := range ids {
@@ -109,18 +128,18 @@ func (s *MemoryStore) LinkByRemote(ctx context.Context, kind Kind, remoteID stri
 			first = id
 		}
 	}
-	return cloneLink(s.links[linkKey{kind, first}]), nil
+	return storekit.CloneLink(s.links[linkKey{kind, first}]), nil
 }
 
-// PutLink implements StateStore.
-func (s *MemoryStore) PutLink(ctx context.Context, l Link) error {
-	if err := checkLink(l); err != nil {
+// PutLink implements contactsync.StateStore.
+func (s *Store) PutLink(ctx context.Context, l contactsync.Link) error {
+	if err := storekit.CheckLink(l); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l = normalizeLink(l)
+	l = storekit.NormalizeLink(l)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.putLink(l)
@@ -129,7 +148,7 @@ func (s *MemoryStore) PutLink(ctx context.Context, l Link) error {
 
 // putLink stores l, a normalized copy, replacing the link with its kind
 // and local ID; s.mu is held.
-func (s *MemoryStore) putLink(l Link) {
+func (s *Store) putLink(l contactsync.Link) {
 	k := linkKey{l.Kind, l.LocalID}
 	if old, ok := s.links[k]; ok {
 		s.unindex(old)
@@ -142,7 +161,7 @@ func (s *MemoryStore) putLink(l Link) {
 }
 
 // unindex removes l from the remote and member indexes; s.mu is held.
-func (s *MemoryStore) unindex(l Link) {
+func (s *Store) unindex(l contactsync.Link) {
 	removeIndex(s.remote, linkKey{l.Kind, l.RemoteID}, l.LocalID)
 	removeIndex(s.members, linkKey{l.Kind, l.MemberID}, l.LocalID)
 }
@@ -166,8 +185,8 @@ func removeIndex[K, V comparable](ix map[K]map[V]struct{}, k K, v V) {
 	}
 }
 
-// DeleteLink implements StateStore.
-func (s *MemoryStore) DeleteLink(ctx context.Context, kind Kind, localID string) error {
+// DeleteLink implements contactsync.StateStore.
+func (s *Store) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -182,8 +201,8 @@ func (s *MemoryStore) DeleteLink(ctx context.Context, kind Kind, localID string)
 	return nil
 }
 
-// Links implements StateStore. A limit of zero or less means no limit.
-func (s *MemoryStore) Links(ctx context.Context, kind Kind, after string, limit int) ([]Link, error) {
+// Links implements contactsync.StateStore. A limit of zero or less means no limit.
+func (s *Store) Links(ctx context.Context, kind contactsync.Kind, after string, limit int) ([]contactsync.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -194,7 +213,7 @@ func (s *MemoryStore) Links(ctx context.Context, kind Kind, after string, limit 
 	if found {
 		start++
 	}
-	var out []Link
+	var out []contactsync.Link
 	for _, id := range ids[start:] {
 		if limit > 0 && len(out) == limit {
 			break
@@ -202,7 +221,7 @@ func (s *MemoryStore) Links(ctx context.Context, kind Kind, after string, limit 
 		// ids may be stale: a link deleted since it was sorted is skipped,
 		// and one created since is missed, as by a read a moment earlier.
 		if l, ok := s.links[linkKey{kind, id}]; ok {
-			out = append(out, cloneLink(l))
+			out = append(out, storekit.CloneLink(l))
 		}
 	}
 	return out, nil
@@ -210,7 +229,7 @@ func (s *MemoryStore) Links(ctx context.Context, kind Kind, after string, limit 
 
 // sortedIDs returns the sorted local IDs of kind's links, sorting them if
 // the cached order is stale. The slice is never modified once cached.
-func (s *MemoryStore) sortedIDs(kind Kind) []string {
+func (s *Store) sortedIDs(kind contactsync.Kind) []string {
 	s.mu.RLock()
 	ids, ok := s.sorted[kind]
 	s.mu.RUnlock()
@@ -233,8 +252,8 @@ func (s *MemoryStore) sortedIDs(kind Kind) []string {
 	return ids
 }
 
-// MemberLinks implements StateStore.
-func (s *MemoryStore) MemberLinks(ctx context.Context, kind Kind, memberID string) ([]Link, error) {
+// MemberLinks implements contactsync.StateStore.
+func (s *Store) MemberLinks(ctx context.Context, kind contactsync.Kind, memberID string) ([]contactsync.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -244,78 +263,99 @@ func (s *MemoryStore) MemberLinks(ctx context.Context, kind Kind, memberID strin
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out := make([]Link, 0, len(ids))
+	out := make([]contactsync.Link, 0, len(ids))
 	for id := range ids {
-		out = append(out, cloneLink(s.links[linkKey{kind, id}]))
+		out = append(out, storekit.CloneLink(s.links[linkKey{kind, id}]))
 	}
-	slices.SortFunc(out, func(a, b Link) int { return cmp.Compare(a.LocalID, b.LocalID) })
+	slices.SortFunc(out, func(a, b contactsync.Link) int { return cmp.Compare(a.LocalID, b.LocalID) })
 	return out, nil
 }
 
-// PutIntent implements StateStore.
-func (s *MemoryStore) PutIntent(ctx context.Context, in Intent) error {
+// PutIntent implements contactsync.StateStore.
+func (s *Store) PutIntent(ctx context.Context, in contactsync.Intent) error {
+	return s.putIntent(ctx, in, nil)
+}
+
+// putIntent records in, if fence is nil or still holds the lease.
+func (s *Store) putIntent(ctx context.Context, in contactsync.Intent, fence *contactsync.Lease) error {
 	if in.Key == "" {
 		return errors.New("contactsync: an intent needs a key")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	in.Data = cloneBytes(in.Data)
-	in.CreatedAt = storedTime(in.CreatedAt)
+	in.Data = storekit.CloneBytes(in.Data)
+	in.CreatedAt = storekit.StoredTime(in.CreatedAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fence != nil {
+		if err := s.current(*fence); err != nil {
+			return err
+		}
+	}
 	s.intents[in.Key] = in
 	return nil
 }
 
-// Intent implements StateStore.
-func (s *MemoryStore) Intent(ctx context.Context, key string) (Intent, error) {
+// Intent implements contactsync.StateStore.
+func (s *Store) Intent(ctx context.Context, key string) (contactsync.Intent, error) {
 	if err := ctx.Err(); err != nil {
-		return Intent{}, err
+		return contactsync.Intent{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	in, ok := s.intents[key]
 	if !ok {
-		return Intent{}, ErrNotFound
+		return contactsync.Intent{}, contactsync.ErrNotFound
 	}
-	in.Data = cloneBytes(in.Data)
+	in.Data = storekit.CloneBytes(in.Data)
 	return in, nil
 }
 
-// Intents implements StateStore, ordering intents by CreatedAt and then
+// Intents implements contactsync.StateStore, ordering intents by CreatedAt and then
 // by Key.
-func (s *MemoryStore) Intents(ctx context.Context) ([]Intent, error) {
+func (s *Store) Intents(ctx context.Context) ([]contactsync.Intent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
-	out := make([]Intent, 0, len(s.intents))
+	out := make([]contactsync.Intent, 0, len(s.intents))
 	for _, in := range s.intents {
-		in.Data = cloneBytes(in.Data)
+		in.Data = storekit.CloneBytes(in.Data)
 		out = append(out, in)
 	}
 	s.mu.RUnlock()
 	if len(out) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(out, func(a, b Intent) int {
+	slices.SortFunc(out, func(a, b contactsync.Intent) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
 	})
 	return out, nil
 }
 
-// Commit implements StateStore.
-func (s *MemoryStore) Commit(ctx context.Context, l Link, key string) error {
-	if err := checkLink(l); err != nil {
+// Commit implements contactsync.StateStore.
+func (s *Store) Commit(ctx context.Context, l contactsync.Link, key string) error {
+	return s.commit(ctx, l, key, nil)
+}
+
+// commit stores l and removes intent key, if fence is nil or still holds
+// the lease.
+func (s *Store) commit(ctx context.Context, l contactsync.Link, key string, fence *contactsync.Lease) error {
+	if err := storekit.CheckLink(l); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l = normalizeLink(l)
+	l = storekit.NormalizeLink(l)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fence != nil {
+		if err := s.current(*fence); err != nil {
+			return err
+		}
+	}
 	s.putLink(l)
 	if key != "" {
 		delete(s.intents, key)
@@ -323,19 +363,30 @@ func (s *MemoryStore) Commit(ctx context.Context, l Link, key string) error {
 	return nil
 }
 
-// DeleteIntent implements StateStore.
-func (s *MemoryStore) DeleteIntent(ctx context.Context, key string) error {
+// DeleteIntent implements contactsync.StateStore.
+func (s *Store) DeleteIntent(ctx context.Context, key string) error {
+	return s.deleteIntent(ctx, key, nil)
+}
+
+// deleteIntent removes intent key, if fence is nil or still holds the
+// lease.
+func (s *Store) deleteIntent(ctx context.Context, key string, fence *contactsync.Lease) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fence != nil {
+		if err := s.current(*fence); err != nil {
+			return err
+		}
+	}
 	delete(s.intents, key)
 	return nil
 }
 
-// MarkDone implements StateStore.
-func (s *MemoryStore) MarkDone(ctx context.Context, key string) (first bool, err error) {
+// MarkDone implements contactsync.StateStore.
+func (s *Store) MarkDone(ctx context.Context, key string) (first bool, err error) {
 	if key == "" {
 		return false, errors.New("contactsync: an idempotency key must not be empty")
 	}
@@ -351,8 +402,8 @@ func (s *MemoryStore) MarkDone(ctx context.Context, key string) (first bool, err
 	return true, nil
 }
 
-// Done implements StateStore.
-func (s *MemoryStore) Done(ctx context.Context, key string) (bool, error) {
+// Done implements contactsync.StateStore.
+func (s *Store) Done(ctx context.Context, key string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -362,25 +413,25 @@ func (s *MemoryStore) Done(ctx context.Context, key string) (bool, error) {
 	return ok, nil
 }
 
-// AppendRun implements StateStore. A run with the ID of a run in the log
+// AppendRun implements contactsync.StateStore. A run with the ID of a run in the log
 // replaces it (and takes its place in the order by Started).
-func (s *MemoryStore) AppendRun(ctx context.Context, r RunRecord) error {
+func (s *Store) AppendRun(ctx context.Context, r contactsync.RunRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r.Started, r.Finished = storedTime(r.Started), storedTime(r.Finished)
-	r.Report = cloneBytes(r.Report)
+	r.Started, r.Finished = storekit.StoredTime(r.Started), storekit.StoredTime(r.Finished)
+	r.Report = storekit.CloneBytes(r.Report)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.runs = slices.DeleteFunc(s.runs, func(old RunRecord) bool { return old.ID == r.ID })
+	s.runs = slices.DeleteFunc(s.runs, func(old contactsync.RunRecord) bool { return old.ID == r.ID })
 	s.runs = append(s.runs, r)
 	return nil
 }
 
-// Runs implements StateStore, ordering runs by Started, newest first, and
+// Runs implements contactsync.StateStore, ordering runs by Started, newest first, and
 // runs started at the same millisecond by when they were appended, last
 // first. A limit of zero or less means no limit.
-func (s *MemoryStore) Runs(ctx context.Context, limit int) ([]RunRecord, error) {
+func (s *Store) Runs(ctx context.Context, limit int) ([]contactsync.RunRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -391,77 +442,32 @@ func (s *MemoryStore) Runs(ctx context.Context, limit int) ([]RunRecord, error) 
 		return nil, nil
 	}
 	slices.Reverse(out) // last appended first, for the stable sort's ties
-	slices.SortStableFunc(out, func(a, b RunRecord) int { return b.Started.Compare(a.Started) })
+	slices.SortStableFunc(out, func(a, b contactsync.RunRecord) int { return b.Started.Compare(a.Started) })
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	for i := range out {
-		out[i].Report = cloneBytes(out[i].Report)
+		out[i].Report = storekit.CloneBytes(out[i].Report)
 	}
 	return out, nil
 }
 
-// checkLink reports a link no store can key.
-func checkLink(l Link) error {
-	if l.Kind == "" || l.LocalID == "" {
-		return errors.New("contactsync: a link needs a Kind and a LocalID")
-	}
-	return nil
-}
-
-// normalizeLink returns a copy of l as the stores keep it: its own Tags
-// and State (nil when empty) and UpdatedAt to the millisecond in UTC.
-func normalizeLink(l Link) Link {
-	l = cloneLink(l)
-	l.UpdatedAt = storedTime(l.UpdatedAt)
-	return l
-}
-
-// cloneLink returns l with its own copies of Tags and State, nil when
-// empty.
-func cloneLink(l Link) Link {
-	l.State = cloneBytes(l.State)
-	if len(l.Tags) == 0 {
-		l.Tags = nil
-	} else {
-		l.Tags = slices.Clone(l.Tags)
-	}
-	return l
-}
-
-// cloneBytes returns a copy of b, nil when b is empty.
-func cloneBytes(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return slices.Clone(b)
-}
-
-// storedTime returns t as the stores keep it: to the millisecond, in UTC,
-// without a monotonic clock reading. The zero time stays zero.
-func storedTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return time.UnixMilli(t.UnixMilli()).UTC()
-}
-
-// memInboxEntry is an inbox entry of a MemoryStore and whether it was
+// memInboxEntry is an inbox entry of a Store and whether it was
 // processed.
 type memInboxEntry struct {
-	InboxEntry
+	contactsync.InboxEntry
 	done bool
 }
 
-// PutActivity implements ActivityStore.
-func (s *MemoryStore) PutActivity(ctx context.Context, a Activity) error {
-	if err := checkActivity(a); err != nil {
+// PutActivity implements contactsync.ActivityStore.
+func (s *Store) PutActivity(ctx context.Context, a contactsync.Activity) error {
+	if err := storekit.CheckActivity(a); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	a = normalizeActivity(a)
+	a = storekit.NormalizeActivity(a)
 	k := linkKey{a.Kind, a.RemoteID}
 	s.amu.Lock()
 	defer s.amu.Unlock()
@@ -471,7 +477,7 @@ func (s *MemoryStore) PutActivity(ctx context.Context, a Activity) error {
 	}
 	byID := s.activities[a.Kind]
 	if byID == nil {
-		byID = make(map[string]*Activity)
+		byID = make(map[string]*contactsync.Activity)
 		s.activities[a.Kind] = byID
 	}
 	byID[a.RemoteID] = &a
@@ -480,8 +486,8 @@ func (s *MemoryStore) PutActivity(ctx context.Context, a Activity) error {
 	return nil
 }
 
-// DeleteActivity implements ActivityStore.
-func (s *MemoryStore) DeleteActivity(ctx context.Context, kind Kind, remoteID string) error {
+// DeleteActivity implements contactsync.ActivityStore.
+func (s *Store) DeleteActivity(ctx context.Context, kind contactsync.Kind, remoteID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -492,10 +498,10 @@ func (s *MemoryStore) DeleteActivity(ctx context.Context, kind Kind, remoteID st
 }
 
 // activity returns the activity of k, or nil; s.amu is held.
-func (s *MemoryStore) activity(k linkKey) *Activity { return s.activities[k.kind][k.id] }
+func (s *Store) activity(k linkKey) *contactsync.Activity { return s.activities[k.kind][k.id] }
 
 // deleteActivity removes the activity of k, if any; s.amu is held.
-func (s *MemoryStore) deleteActivity(k linkKey) {
+func (s *Store) deleteActivity(k linkKey) {
 	old := s.activity(k)
 	if old == nil {
 		return
@@ -508,8 +514,8 @@ func (s *MemoryStore) deleteActivity(k linkKey) {
 	}
 }
 
-// DeleteContactActivities implements ActivityStore.
-func (s *MemoryStore) DeleteContactActivities(ctx context.Context, contactID string) error {
+// DeleteContactActivities implements contactsync.ActivityStore.
+func (s *Store) DeleteContactActivities(ctx context.Context, contactID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -521,41 +527,41 @@ func (s *MemoryStore) DeleteContactActivities(ctx context.Context, contactID str
 	return nil
 }
 
-// Activity implements ActivityStore.
-func (s *MemoryStore) Activity(ctx context.Context, kind Kind, remoteID string) (Activity, error) {
+// Activity implements contactsync.ActivityStore.
+func (s *Store) Activity(ctx context.Context, kind contactsync.Kind, remoteID string) (contactsync.Activity, error) {
 	if err := ctx.Err(); err != nil {
-		return Activity{}, err
+		return contactsync.Activity{}, err
 	}
 	s.amu.RLock()
 	defer s.amu.RUnlock()
 	a := s.activity(linkKey{kind, remoteID})
 	if a == nil {
-		return Activity{}, ErrNotFound
+		return contactsync.Activity{}, contactsync.ErrNotFound
 	}
 	return *a, nil
 }
 
-// Activities implements ActivityStore. It orders activities by At, then
-// RemoteID, then Kind, or with q.Descending in exactly the reverse order.
+// Activities implements contactsync.ActivityStore. It orders activities by At, then
+// RemoteID, then contactsync.Kind, or with q.Descending in exactly the reverse order.
 // With q.Completed set it returns tasks only, and with q.Statuses set
 // appointments only (so with both, nothing). A negative q.Limit means no
 // cap, as zero does.
-func (s *MemoryStore) Activities(ctx context.Context, q ActivityQuery) ([]Activity, error) {
+func (s *Store) Activities(ctx context.Context, q contactsync.ActivityQuery) ([]contactsync.Activity, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	kinds, ok := queryKinds(q)
+	kinds, ok := storekit.QueryKinds(q)
 	if !ok {
 		return nil, nil
 	}
 	order := compareActivities
 	if q.Descending {
-		order = func(a, b *Activity) int { return compareActivities(b, a) }
+		order = func(a, b *contactsync.Activity) int { return compareActivities(b, a) }
 	}
 	// With a limit, keep only the first q.Limit in order while scanning:
 	// one comparison for most activities instead of sorting them all.
-	var sel []*Activity
-	keep := func(a *Activity) {
+	var sel []*contactsync.Activity
+	keep := func(a *contactsync.Activity) {
 		if !matchActivity(a, q, kinds) {
 			return
 		}
@@ -602,23 +608,23 @@ func (s *MemoryStore) Activities(ctx context.Context, q ActivityQuery) ([]Activi
 	if len(sel) == 0 {
 		return nil, nil
 	}
-	out := make([]Activity, len(sel))
+	out := make([]contactsync.Activity, len(sel))
 	for i, a := range sel {
 		out[i] = *a
 	}
 	return out, nil
 }
 
-// PutInbox implements InboundStore. A zero Received is set to the current
+// PutInbox implements contactsync.InboundStore. A zero Received is set to the current
 // time.
-func (s *MemoryStore) PutInbox(ctx context.Context, e InboxEntry) (first bool, err error) {
+func (s *Store) PutInbox(ctx context.Context, e contactsync.InboxEntry) (first bool, err error) {
 	if e.ID == "" {
 		return false, errors.New("contactsync: an inbox entry needs an ID")
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	e = normalizeInbox(e, time.Now())
+	e = storekit.NormalizeInbox(e, time.Now())
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	if _, ok := s.inbox[e.ID]; ok {
@@ -628,13 +634,13 @@ func (s *MemoryStore) PutInbox(ctx context.Context, e InboxEntry) (first bool, e
 	return true, nil
 }
 
-// PendingInbox implements InboundStore, ordering entries by Timestamp,
+// PendingInbox implements contactsync.InboundStore, ordering entries by Timestamp,
 // then Received, then ID. A limit of zero or less means no limit.
-func (s *MemoryStore) PendingInbox(ctx context.Context, limit int) ([]InboxEntry, error) {
+func (s *Store) PendingInbox(ctx context.Context, limit int) ([]contactsync.InboxEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []InboxEntry
+	var out []contactsync.InboxEntry
 	s.amu.RLock()
 	for _, e := range s.inbox {
 		if !e.done {
@@ -642,21 +648,21 @@ func (s *MemoryStore) PendingInbox(ctx context.Context, limit int) ([]InboxEntry
 		}
 	}
 	s.amu.RUnlock()
-	slices.SortFunc(out, func(a, b InboxEntry) int {
+	slices.SortFunc(out, func(a, b contactsync.InboxEntry) int {
 		return cmp.Or(a.Timestamp.Compare(b.Timestamp), a.Received.Compare(b.Received), cmp.Compare(a.ID, b.ID))
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	for i := range out {
-		out[i].Body = cloneBytes(out[i].Body)
+		out[i].Body = storekit.CloneBytes(out[i].Body)
 	}
 	return out, nil
 }
 
-// DoneInbox implements InboundStore. It forgets the entry's body; an ID
+// DoneInbox implements contactsync.InboundStore. It forgets the entry's body; an ID
 // that is not in the inbox is no error (and is not recorded).
-func (s *MemoryStore) DoneInbox(ctx context.Context, id string) error {
+func (s *Store) DoneInbox(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -669,9 +675,9 @@ func (s *MemoryStore) DoneInbox(ctx context.Context, id string) error {
 	return nil
 }
 
-// PurgeInbox implements InboundStore. Unprocessed entries are kept however
+// PurgeInbox implements contactsync.InboundStore. Unprocessed entries are kept however
 // old they are.
-func (s *MemoryStore) PurgeInbox(ctx context.Context, before time.Time) error {
+func (s *Store) PurgeInbox(ctx context.Context, before time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -685,8 +691,8 @@ func (s *MemoryStore) PurgeInbox(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-// Cursor implements InboundStore.
-func (s *MemoryStore) Cursor(ctx context.Context, name string) (string, error) {
+// Cursor implements contactsync.InboundStore.
+func (s *Store) Cursor(ctx context.Context, name string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -695,8 +701,8 @@ func (s *MemoryStore) Cursor(ctx context.Context, name string) (string, error) {
 	return s.cursors[name], nil
 }
 
-// SetCursor implements InboundStore. Setting a cursor to "" unsets it.
-func (s *MemoryStore) SetCursor(ctx context.Context, name, value string) error {
+// SetCursor implements contactsync.InboundStore. Setting a cursor to "" unsets it.
+func (s *Store) SetCursor(ctx context.Context, name, value string) error {
 	if name == "" {
 		return errors.New("contactsync: a cursor needs a name")
 	}
@@ -713,48 +719,48 @@ func (s *MemoryStore) SetCursor(ctx context.Context, name, value string) error {
 	return nil
 }
 
-// Seen implements InboundStore.
-func (s *MemoryStore) Seen(ctx context.Context, kind Kind, remoteID string) (Seen, error) {
+// Seen implements contactsync.InboundStore.
+func (s *Store) Seen(ctx context.Context, kind contactsync.Kind, remoteID string) (contactsync.Seen, error) {
 	if err := ctx.Err(); err != nil {
-		return Seen{}, err
+		return contactsync.Seen{}, err
 	}
 	s.amu.RLock()
 	defer s.amu.RUnlock()
 	seen, ok := s.seen[linkKey{kind, remoteID}]
 	if !ok {
-		return Seen{}, ErrNotFound
+		return contactsync.Seen{}, contactsync.ErrNotFound
 	}
-	seen.State = cloneBytes(seen.State)
+	seen.State = storekit.CloneBytes(seen.State)
 	return seen, nil
 }
 
-// PutSeen implements InboundStore, replacing what was stored for the
+// PutSeen implements contactsync.InboundStore, replacing what was stored for the
 // record.
-func (s *MemoryStore) PutSeen(ctx context.Context, seen Seen) error {
+func (s *Store) PutSeen(ctx context.Context, seen contactsync.Seen) error {
 	if seen.Kind == "" || seen.RemoteID == "" {
-		return errors.New("contactsync: a Seen needs a Kind and a RemoteID")
+		return errors.New("contactsync: a contactsync.Seen needs a contactsync.Kind and a RemoteID")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	seen.State = cloneBytes(seen.State)
-	seen.At = storedTime(seen.At)
+	seen.State = storekit.CloneBytes(seen.State)
+	seen.At = storekit.StoredTime(seen.At)
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	s.seen[linkKey{seen.Kind, seen.RemoteID}] = seen
 	return nil
 }
 
-// MarkDirty implements InboundStore. A contact marked again keeps the
+// MarkDirty implements contactsync.InboundStore. A contact marked again keeps the
 // earliest of its marks: the soonest re-read wins.
-func (s *MemoryStore) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
+func (s *Store) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
 	if contactID == "" {
 		return errors.New("contactsync: MarkDirty needs a contact ID")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t = storedTime(t)
+	t = storekit.StoredTime(t)
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	if old, ok := s.dirty[contactID]; !ok || t.Before(old) {
@@ -763,9 +769,9 @@ func (s *MemoryStore) MarkDirty(ctx context.Context, contactID string, t time.Ti
 	return nil
 }
 
-// Dirty implements InboundStore, ordering contacts by their mark, then by
+// Dirty implements contactsync.InboundStore, ordering contacts by their mark, then by
 // ID. A limit of zero or less means no limit.
-func (s *MemoryStore) Dirty(ctx context.Context, before time.Time, limit int) ([]string, error) {
+func (s *Store) Dirty(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -795,8 +801,8 @@ func (s *MemoryStore) Dirty(ctx context.Context, before time.Time, limit int) ([
 	return out, nil
 }
 
-// ClearDirty implements InboundStore.
-func (s *MemoryStore) ClearDirty(ctx context.Context, contactID string, t time.Time) error {
+// ClearDirty implements contactsync.InboundStore.
+func (s *Store) ClearDirty(ctx context.Context, contactID string, t time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -808,59 +814,9 @@ func (s *MemoryStore) ClearDirty(ctx context.Context, contactID string, t time.T
 	return nil
 }
 
-// checkActivity reports an activity no store can key.
-func checkActivity(a Activity) error {
-	if a.Kind == "" || a.RemoteID == "" {
-		return errors.New("contactsync: an activity needs a Kind and a RemoteID")
-	}
-	return nil
-}
-
-// normalizeActivity returns a as the stores keep it: its times to the
-// millisecond in UTC.
-func normalizeActivity(a Activity) Activity {
-	a.At, a.End, a.UpdatedAt = storedTime(a.At), storedTime(a.End), storedTime(a.UpdatedAt)
-	return a
-}
-
-// normalizeInbox returns e as the stores keep it: its own Body (nil when
-// empty), times to the millisecond in UTC, and a zero Received set to now.
-func normalizeInbox(e InboxEntry, now time.Time) InboxEntry {
-	if e.Received.IsZero() {
-		e.Received = now
-	}
-	e.Received, e.Timestamp = storedTime(e.Received), storedTime(e.Timestamp)
-	e.Body = cloneBytes(e.Body)
-	return e
-}
-
-// queryKinds returns the kinds q can select: nil for every kind, or the
-// kinds to select, each once; ok is false when q can select nothing. Completed
-// selects tasks only and Statuses appointments only, whatever q.Kinds
-// says of other kinds.
-func queryKinds(q ActivityQuery) (kinds []Kind, ok bool) {
-	if len(q.Kinds) > 0 {
-		kinds = slices.Compact(slices.Sorted(slices.Values(q.Kinds))) // each once
-	}
-	only := func(k Kind) bool {
-		if kinds != nil && !slices.Contains(kinds, k) {
-			return false
-		}
-		kinds = []Kind{k}
-		return true
-	}
-	if q.Completed != nil && !only(KindTask) {
-		return nil, false
-	}
-	if len(q.Statuses) > 0 && !only(KindAppointment) {
-		return nil, false
-	}
-	return kinds, true
-}
-
 // matchActivity reports whether a, as stored, is one q selects of kinds
 // (nil: every kind).
-func matchActivity(a *Activity, q ActivityQuery, kinds []Kind) bool {
+func matchActivity(a *contactsync.Activity, q contactsync.ActivityQuery, kinds []contactsync.Kind) bool {
 	switch {
 	case kinds != nil && !slices.Contains(kinds, a.Kind),
 		q.ContactID != "" && a.ContactID != q.ContactID,
@@ -875,14 +831,16 @@ func matchActivity(a *Activity, q ActivityQuery, kinds []Kind) bool {
 }
 
 // compareActivities orders activities as the stores list them: by At,
-// then RemoteID, then Kind.
-func compareActivities(a, b *Activity) int {
+// then RemoteID, then contactsync.Kind.
+func compareActivities(a, b *contactsync.Activity) int {
 	return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.RemoteID, b.RemoteID), cmp.Compare(a.Kind, b.Kind))
 }
 
-// A MemoryStore serves as all three stores.
+// A Store serves as every store of contactsync.
 var (
-	_ StateStore    = (*MemoryStore)(nil)
-	_ ActivityStore = (*MemoryStore)(nil)
-	_ InboundStore  = (*MemoryStore)(nil)
+	_ contactsync.LeaseStore    = (*Store)(nil)
+	_ contactsync.BudgetStore   = (*Store)(nil)
+	_ contactsync.StateStore    = (*Store)(nil)
+	_ contactsync.ActivityStore = (*Store)(nil)
+	_ contactsync.InboundStore  = (*Store)(nil)
 )

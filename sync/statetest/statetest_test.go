@@ -12,6 +12,7 @@ import (
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/memstore"
 	"github.com/gymflow/contacts-go/sync/statetest"
 )
 
@@ -19,31 +20,49 @@ import (
 // sets it for a test binary of its own.
 const flawEnv = "STATETEST_FLAW"
 
-// TestSuite runs the suite on a MemoryStore, broken as flawEnv says. In a
+// TestSuite runs the suite on a memstore.Store, broken as flawEnv says. In a
 // normal run it has no flaw and must pass.
 func TestSuite(t *testing.T) {
 	flaw := os.Getenv(flawEnv)
 	statetest.Run(t, func(t *testing.T) contactsync.StateStore {
-		return &flawed{MemoryStore: contactsync.NewMemoryStore(), flaw: flaw, tags: make(map[string][]string)}
+		return newFlawed(flaw)
 	})
 }
 
-// TestActivitySuite runs the activity suite on a MemoryStore, broken as
+// TestActivitySuite runs the activity suite on a memstore.Store, broken as
 // flawEnv says. In a normal run it has no flaw and must pass.
 func TestActivitySuite(t *testing.T) {
 	flaw := os.Getenv(flawEnv)
 	statetest.RunActivity(t, func(t *testing.T) contactsync.ActivityStore {
-		return &flawed{MemoryStore: contactsync.NewMemoryStore(), flaw: flaw, tags: make(map[string][]string)}
+		return newFlawed(flaw)
 	})
 }
 
-// TestInboundSuite runs the inbound suite on a MemoryStore, broken as
+// TestInboundSuite runs the inbound suite on a memstore.Store, broken as
 // flawEnv says. In a normal run it has no flaw and must pass.
 func TestInboundSuite(t *testing.T) {
 	flaw := os.Getenv(flawEnv)
 	statetest.RunInbound(t, func(t *testing.T) contactsync.InboundStore {
-		return &flawed{MemoryStore: contactsync.NewMemoryStore(), flaw: flaw, tags: make(map[string][]string)}
+		return newFlawed(flaw)
 	})
+}
+
+func newFlawed(flaw string) *flawed {
+	return &flawed{Store: memstore.New(), flaw: flaw, tags: make(map[string][]string)}
+}
+
+// TestLeaseSuite runs the lease suite on a memstore.Store, broken as
+// flawEnv says. In a normal run it has no flaw and must pass.
+func TestLeaseSuite(t *testing.T) {
+	flaw := os.Getenv(flawEnv)
+	statetest.RunLease(t, func(t *testing.T) statetest.LeaseStateStore { return newFlawed(flaw) })
+}
+
+// TestBudgetSuite runs the budget suite on a memstore.Store, broken as
+// flawEnv says. In a normal run it has no flaw and must pass.
+func TestBudgetSuite(t *testing.T) {
+	flaw := os.Getenv(flawEnv)
+	statetest.RunBudget(t, func(t *testing.T) contactsync.BudgetStore { return newFlawed(flaw) })
 }
 
 // TestSuiteCatchesFlaws checks that the suites fail stores that break the
@@ -78,6 +97,25 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		t.Run("activity/"+flaw, func(t *testing.T) {
 			t.Parallel()
 			catches(t, "TestActivitySuite", flaw, subtests)
+		})
+	}
+	for flaw, subtests := range map[string][]string{
+		"fence-ignored":      {"Fenced"},
+		"token-reused":       {"ExpiredPasses", "ReleasePasses"},
+		"acquire-check-then": {"ConcurrentAcquire"},
+	} {
+		t.Run("lease/"+flaw, func(t *testing.T) {
+			t.Parallel()
+			catches(t, "TestLeaseSuite", flaw, subtests)
+		})
+	}
+	for flaw, subtests := range map[string][]string{
+		"budget-no-limit":   {"Spend", "Concurrent"},
+		"budget-below-zero": {"GiveBack"},
+	} {
+		t.Run("budget/"+flaw, func(t *testing.T) {
+			t.Parallel()
+			catches(t, "TestBudgetSuite", flaw, subtests)
 		})
 	}
 	for flaw, subtests := range map[string][]string{
@@ -122,18 +160,21 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 	}
 }
 
-// flawed is a MemoryStore with one flaw.
+// flawed is a memstore.Store with one flaw.
 type flawed struct {
-	*contactsync.MemoryStore
+	*memstore.Store
 	flaw string
 
 	mu     sync.Mutex
 	tags   map[string][]string // aliasing: the caller's Tags by local ID
 	remote sync.Map            // stale-remote: kind/remote → link, never cleaned
+
+	holders map[string]string // acquire-check-then: lease name → owner
+	spent   map[string]int    // budget-below-zero: day → used
 }
 
 func (f *flawed) Link(ctx context.Context, kind contactsync.Kind, localID string) (contactsync.Link, error) {
-	l, err := f.MemoryStore.Link(ctx, kind, localID)
+	l, err := f.Store.Link(ctx, kind, localID)
 	switch {
 	case f.flaw == "not-found-nil" && err != nil:
 		return contactsync.Link{}, nil
@@ -151,7 +192,7 @@ func (f *flawed) LinkByRemote(ctx context.Context, kind contactsync.Kind, remote
 			return l.(contactsync.Link), nil
 		}
 	}
-	return f.MemoryStore.LinkByRemote(ctx, kind, remoteID)
+	return f.Store.LinkByRemote(ctx, kind, remoteID)
 }
 
 func (f *flawed) PutLink(ctx context.Context, l contactsync.Link) error {
@@ -159,7 +200,7 @@ func (f *flawed) PutLink(ctx context.Context, l contactsync.Link) error {
 	if f.flaw == "seconds" {
 		l.UpdatedAt = l.UpdatedAt.Truncate(time.Second)
 	}
-	return f.MemoryStore.PutLink(ctx, l)
+	return f.Store.PutLink(ctx, l)
 }
 
 func (f *flawed) remember(l contactsync.Link) {
@@ -174,7 +215,7 @@ func (f *flawed) remember(l contactsync.Link) {
 }
 
 func (f *flawed) Links(ctx context.Context, kind contactsync.Kind, after string, limit int) ([]contactsync.Link, error) {
-	ls, err := f.MemoryStore.Links(ctx, kind, after, limit)
+	ls, err := f.Store.Links(ctx, kind, after, limit)
 	if f.flaw == "unordered-links" {
 		slices.Reverse(ls)
 	}
@@ -185,11 +226,11 @@ func (f *flawed) PutIntent(ctx context.Context, in contactsync.Intent) error {
 	if f.flaw == "seconds" {
 		in.CreatedAt = in.CreatedAt.Truncate(time.Second)
 	}
-	return f.MemoryStore.PutIntent(ctx, in)
+	return f.Store.PutIntent(ctx, in)
 }
 
 func (f *flawed) Intent(ctx context.Context, key string) (contactsync.Intent, error) {
-	in, err := f.MemoryStore.Intent(ctx, key)
+	in, err := f.Store.Intent(ctx, key)
 	if f.flaw == "not-found-nil" && err != nil {
 		return contactsync.Intent{}, nil
 	}
@@ -197,7 +238,7 @@ func (f *flawed) Intent(ctx context.Context, key string) (contactsync.Intent, er
 }
 
 func (f *flawed) Intents(ctx context.Context) ([]contactsync.Intent, error) {
-	ins, err := f.MemoryStore.Intents(ctx)
+	ins, err := f.Store.Intents(ctx)
 	if f.flaw == "newest-intent-first" {
 		slices.Reverse(ins)
 	}
@@ -209,24 +250,24 @@ func (f *flawed) Commit(ctx context.Context, l contactsync.Link, key string) err
 	if f.flaw == "commit-keeps-intent" {
 		key = ""
 	}
-	return f.MemoryStore.Commit(ctx, l, key)
+	return f.Store.Commit(ctx, l, key)
 }
 
 func (f *flawed) MarkDone(ctx context.Context, key string) (bool, error) {
 	if f.flaw != "racy-markdone" {
-		return f.MemoryStore.MarkDone(ctx, key)
+		return f.Store.MarkDone(ctx, key)
 	}
-	done, err := f.MemoryStore.Done(ctx, key) // check, then act: a race
+	done, err := f.Store.Done(ctx, key) // check, then act: a race
 	if err != nil || done {
 		return false, err
 	}
 	time.Sleep(time.Millisecond)
-	_, err = f.MemoryStore.MarkDone(ctx, key)
+	_, err = f.Store.MarkDone(ctx, key)
 	return true, err
 }
 
 func (f *flawed) Runs(ctx context.Context, limit int) ([]contactsync.RunRecord, error) {
-	rs, err := f.MemoryStore.Runs(ctx, 0)
+	rs, err := f.Store.Runs(ctx, 0)
 	if f.flaw == "oldest-run-first" {
 		slices.Reverse(rs)
 	}
@@ -247,55 +288,55 @@ func (f *flawed) Activities(ctx context.Context, q contactsync.ActivityQuery) ([
 	case "completed-keeps-others":
 		if q.Completed != nil {
 			q.Limit = 0
-			as, err := f.MemoryStore.Activities(ctx, q)
+			as, err := f.Store.Activities(ctx, q)
 			if err != nil {
 				return nil, err
 			}
 			others := q
 			others.Completed = nil
 			others.Kinds = []contactsync.Kind{contactsync.KindNote, contactsync.KindAppointment}
-			more, err := f.MemoryStore.Activities(ctx, others)
+			more, err := f.Store.Activities(ctx, others)
 			return append(as, more...), err
 		}
 	}
-	return f.MemoryStore.Activities(ctx, q)
+	return f.Store.Activities(ctx, q)
 }
 
 func (f *flawed) PutActivity(ctx context.Context, a contactsync.Activity) error {
 	if f.flaw == "activity-seconds" {
 		a.At = a.At.Truncate(time.Second)
 	}
-	return f.MemoryStore.PutActivity(ctx, a)
+	return f.Store.PutActivity(ctx, a)
 }
 
 func (f *flawed) DeleteContactActivities(ctx context.Context, contactID string) error {
 	if f.flaw == "delete-contact-noop" {
 		return nil
 	}
-	return f.MemoryStore.DeleteContactActivities(ctx, contactID)
+	return f.Store.DeleteContactActivities(ctx, contactID)
 }
 
 func (f *flawed) PutInbox(ctx context.Context, e contactsync.InboxEntry) (bool, error) {
 	if f.flaw == "inbox-replaces" {
-		_ = f.MemoryStore.PurgeInbox(ctx, time.Now().Add(time.Hour)) // forget processed ones
-		_, err := f.MemoryStore.PutInbox(ctx, e)
+		_ = f.Store.PurgeInbox(ctx, time.Now().Add(time.Hour)) // forget processed ones
+		_, err := f.Store.PutInbox(ctx, e)
 		return true, err
 	}
-	return f.MemoryStore.PutInbox(ctx, e)
+	return f.Store.PutInbox(ctx, e)
 }
 
 func (f *flawed) DoneInbox(ctx context.Context, id string) error {
 	if f.flaw == "done-forgets" {
-		if err := f.MemoryStore.DoneInbox(ctx, id); err != nil {
+		if err := f.Store.DoneInbox(ctx, id); err != nil {
 			return err
 		}
-		return f.MemoryStore.PurgeInbox(ctx, time.Now().Add(24*365*time.Hour))
+		return f.Store.PurgeInbox(ctx, time.Now().Add(24*365*time.Hour))
 	}
-	return f.MemoryStore.DoneInbox(ctx, id)
+	return f.Store.DoneInbox(ctx, id)
 }
 
 func (f *flawed) PendingInbox(ctx context.Context, limit int) ([]contactsync.InboxEntry, error) {
-	es, err := f.MemoryStore.PendingInbox(ctx, 0)
+	es, err := f.Store.PendingInbox(ctx, 0)
 	if f.flaw == "pending-by-received" {
 		slices.SortStableFunc(es, func(a, b contactsync.InboxEntry) int { return a.Received.Compare(b.Received) })
 	}
@@ -308,27 +349,84 @@ func (f *flawed) PendingInbox(ctx context.Context, limit int) ([]contactsync.Inb
 func (f *flawed) MarkDirty(ctx context.Context, contactID string, t time.Time) error {
 	switch f.flaw {
 	case "dirty-keeps-first":
-		ids, err := f.MemoryStore.Dirty(ctx, time.Now().Add(24*365*time.Hour), 0)
+		ids, err := f.Store.Dirty(ctx, time.Now().Add(24*365*time.Hour), 0)
 		if err != nil || slices.Contains(ids, contactID) {
 			return err
 		}
 	case "dirty-keeps-newest":
-		ids, err := f.MemoryStore.Dirty(ctx, t.Add(-time.Millisecond), 0)
+		ids, err := f.Store.Dirty(ctx, t.Add(-time.Millisecond), 0)
 		if err != nil {
 			return err
 		}
 		if slices.Contains(ids, contactID) { // an earlier mark: replace it
-			if err := f.MemoryStore.ClearDirty(ctx, contactID, t); err != nil {
+			if err := f.Store.ClearDirty(ctx, contactID, t); err != nil {
 				return err
 			}
 		}
 	}
-	return f.MemoryStore.MarkDirty(ctx, contactID, t)
+	return f.Store.MarkDirty(ctx, contactID, t)
 }
 
 func (f *flawed) ClearDirty(ctx context.Context, contactID string, t time.Time) error {
 	if f.flaw == "clear-dirty-always" {
 		t = time.Now().Add(24 * 365 * time.Hour)
 	}
-	return f.MemoryStore.ClearDirty(ctx, contactID, t)
+	return f.Store.ClearDirty(ctx, contactID, t)
+}
+
+// Fenced: with flaw fence-ignored, the fenced view is the plain store.
+func (f *flawed) Fenced(l contactsync.Lease) contactsync.StateStore {
+	if f.flaw == "fence-ignored" {
+		return f
+	}
+	return f.Store.Fenced(l)
+}
+
+// AcquireLease: with flaw token-reused, a new owner gets the old token;
+// with acquire-check-then, the lease is checked, then taken (a race).
+func (f *flawed) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (contactsync.Lease, error) {
+	switch f.flaw {
+	case "token-reused":
+		l, err := f.Store.AcquireLease(ctx, name, owner, ttl)
+		if err == nil && l.Token > 1 {
+			l.Token = 1
+		}
+		return l, err
+	case "acquire-check-then":
+		f.mu.Lock()
+		held := f.holders[name]
+		f.mu.Unlock()
+		if held != "" && held != owner {
+			return contactsync.Lease{}, &contactsync.LeaseHeldError{Name: name, Owner: held}
+		}
+		time.Sleep(time.Millisecond)
+		f.mu.Lock()
+		if f.holders == nil {
+			f.holders = map[string]string{}
+		}
+		f.holders[name] = owner
+		f.mu.Unlock()
+		return contactsync.Lease{Name: name, Owner: owner, Token: 1, Expires: time.Now().Add(ttl)}, nil
+	}
+	return f.Store.AcquireLease(ctx, name, owner, ttl)
+}
+
+// SpendBudget: with flaw budget-no-limit, the limit is ignored; with
+// budget-below-zero, giving back may go below zero.
+func (f *flawed) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {
+	switch f.flaw {
+	case "budget-no-limit":
+		return f.Store.SpendBudget(ctx, day, n, 1<<30)
+	case "budget-below-zero":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.spent == nil {
+			f.spent = map[string]int{}
+		}
+		cur := f.spent[day]
+		next := min(cur+n, max(limit, cur))
+		f.spent[day] = next
+		return next - cur, next, nil
+	}
+	return f.Store.SpendBudget(ctx, day, n, limit)
 }

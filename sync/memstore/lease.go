@@ -1,0 +1,130 @@
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+// AcquireLease implements contactsync.LeaseStore, for this process.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (contactsync.Lease, error) {
+	if err := checkLease(name, owner, ttl); err != nil {
+		return contactsync.Lease{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return contactsync.Lease{}, err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	now := s.now()
+	cur, held := s.leases[name]
+	switch {
+	case held && cur.Owner == owner:
+	case held && now.Before(cur.Expires):
+		return contactsync.Lease{}, &contactsync.LeaseHeldError{Name: name, Owner: cur.Owner, Expires: cur.Expires}
+	default:
+		s.tokens[name]++
+		cur = contactsync.Lease{Name: name, Owner: owner, Token: s.tokens[name]}
+	}
+	cur.Expires = now.Add(ttl)
+	s.leases[name] = cur
+	return cur, nil
+}
+
+// RenewLease implements contactsync.LeaseStore.
+func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Duration) (contactsync.Lease, error) {
+	if err := checkLease(l.Name, l.Owner, ttl); err != nil {
+		return contactsync.Lease{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return contactsync.Lease{}, err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	cur, held := s.leases[l.Name]
+	if !held || cur.Token != l.Token {
+		return contactsync.Lease{}, fmt.Errorf("%w: %s lease token %d", contactsync.ErrLeaseLost, l.Name, l.Token)
+	}
+	cur.Expires = s.now().Add(ttl)
+	s.leases[l.Name] = cur
+	return cur, nil
+}
+
+// ReleaseLease implements contactsync.LeaseStore.
+func (s *Store) ReleaseLease(ctx context.Context, l contactsync.Lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if cur, held := s.leases[l.Name]; held && cur.Token == l.Token {
+		delete(s.leases, l.Name)
+	}
+	return nil
+}
+
+// current reports whether l's token is its lease's current one. Call with
+// s.mu held, so that the check and the write it guards are one step (an
+// acquisition does not need s.mu, but a fenced write's effect is only seen
+// under it).
+func (s *Store) current(l contactsync.Lease) error {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.tokens[l.Name] != l.Token {
+		return fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, l.Name, l.Token, s.tokens[l.Name])
+	}
+	return nil
+}
+
+// Fenced implements contactsync.LeaseStore.
+func (s *Store) Fenced(l contactsync.Lease) contactsync.StateStore { return fenced{s, l} }
+
+// fenced is a Store whose intent writes check a lease's token.
+type fenced struct {
+	*Store
+	lease contactsync.Lease
+}
+
+func (f fenced) PutIntent(ctx context.Context, in contactsync.Intent) error {
+	return f.putIntent(ctx, in, &f.lease)
+}
+
+func (f fenced) Commit(ctx context.Context, l contactsync.Link, key string) error {
+	return f.commit(ctx, l, key, &f.lease)
+}
+
+func (f fenced) DeleteIntent(ctx context.Context, key string) error {
+	return f.deleteIntent(ctx, key, &f.lease)
+}
+
+// SpendBudget implements contactsync.BudgetStore, for this process.
+func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {
+	if day == "" {
+		return 0, 0, errors.New("contactsync: SpendBudget needs a day")
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	cur := s.budget[day]
+	next := max(min(cur+n, max(limit, cur)), 0) // never past limit, never below zero
+	if n > 0 && next < cur {
+		next = cur
+	}
+	s.budget[day] = next
+	return next - cur, next, nil
+}
+
+func checkLease(name, owner string, ttl time.Duration) error {
+	if name == "" || owner == "" {
+		return errors.New("contactsync: a lease needs a name and an owner")
+	}
+	if ttl <= 0 {
+		return errors.New("contactsync: a lease needs a positive time to live")
+	}
+	return nil
+}
