@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	contacts "github.com/gymflow/contacts-go"
@@ -282,13 +283,41 @@ func (r *run) syncChildren(ctx context.Context, m Member, link Link) error {
 		}
 	}
 	now := r.e.now()
+	jobs := make([]func() error, 0, len(m.Tasks)+len(m.Notes))
 	for _, t := range m.Tasks {
-		if err := r.upsertChildOf(ctx, m.ID, link.RemoteID, KindTask, t.ID, taskPayload(t, now)); err != nil {
-			return err
-		}
+		jobs = append(jobs, func() error { return r.upsertChildOf(ctx, m.ID, link.RemoteID, KindTask, t.ID, taskPayload(t, now)) })
 	}
 	for _, n := range m.Notes {
-		if err := r.upsertChildOf(ctx, m.ID, link.RemoteID, KindNote, n.ID, notePayload(n)); err != nil {
+		jobs = append(jobs, func() error { return r.upsertChildOf(ctx, m.ID, link.RemoteID, KindNote, n.ID, notePayload(n)) })
+	}
+	return runChildren(jobs)
+}
+
+// childConcurrency bounds the tasks and notes of one member written at
+// once. They are separate records, so their writes need no order; written
+// together, their intents share a commit of the state store and their
+// calls overlap (the client's limiter still paces them).
+const childConcurrency = 4
+
+// runChildren runs jobs, up to childConcurrency at a time, and returns the
+// error of the first job (in their order) that failed.
+func runChildren(jobs []func() error) error {
+	if len(jobs) == 1 {
+		return jobs[0]()
+	}
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, childConcurrency)
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = job()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}

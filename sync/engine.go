@@ -138,8 +138,18 @@ func WithWelcomeTask(f func(lead Member, now time.Time) Task) Option {
 	return func(e *Engine) { e.welcome = f }
 }
 
-// WithConcurrency sets how many members are processed at once (default 4).
-// Changes of one member are always processed in order by one worker.
+// DefaultConcurrency is how many members an engine processes at once
+// unless WithConcurrency says otherwise. The API's limit (100 requests per
+// 10 s) needs only a few calls in flight; the rest hide the state store's
+// latency: a SQL store commits the intents of the members in flight
+// together, one disk sync for all of them, so it keeps up with the memory
+// store only with enough members in flight (see BENCHMARKS.md). The
+// client's limiter paces the calls whatever the number.
+const DefaultConcurrency = 16
+
+// WithConcurrency sets how many members are processed at once (default
+// DefaultConcurrency). Changes of one member are always processed in
+// order by one worker; a member's tasks and notes are written together.
 func WithConcurrency(n int) Option { return func(e *Engine) { e.concurrency = max(n, 1) } }
 
 // WithDailyBudget caps the API calls the engine makes per UTC day for the
@@ -251,7 +261,7 @@ func NewEngine(client *contacts.Client, store StateStore, mapping *Mapping, opts
 		return nil, err
 	}
 	e := &Engine{client: client, store: store, mapping: mapping, deletion: ArchiveWithTag(DefaultArchiveTag),
-		welcome: defaultWelcome, concurrency: 4, grace: contacts.DefaultTimeout, attempts: 3, rounds: 2, roundPause: 2 * time.Second, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now,
+		welcome: defaultWelcome, concurrency: DefaultConcurrency, grace: contacts.DefaultTimeout, attempts: 3, rounds: 2, roundPause: 2 * time.Second, reserve: 1000, logger: slog.New(slog.DiscardHandler), now: time.Now,
 		leaseTTL: DefaultLeaseTTL}
 	e.shared, _ = store.(BudgetStore)
 	e.own = Ownership{Written: true}
@@ -322,7 +332,7 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 			return r.report, err
 		}
 		defer release()
-		ctx, r.ctx, r.store = lctx, lctx, ls.Fenced(lease)
+		ctx, r.ctx, r.store, r.leased = lctx, lctx, ls.Fenced(lease), true
 	}
 	defer e.giveBack()
 
@@ -370,6 +380,13 @@ type run struct {
 	// one; ctx is the run's context, for the budget's store.
 	store StateStore
 	ctx   context.Context
+	// known holds, in a run under the location's lease (the only writer
+	// of its intents), the keys of the intents that may be in the store:
+	// those found when the run began and those it recorded since; a key
+	// outside it needs no read. nil without a lease: every lookup reads.
+	known *keySet
+	// leased reports that the run holds the location's lease.
+	leased bool
 
 	mu        sync.Mutex // guards report's slices and counters below
 	processed int
@@ -842,6 +859,9 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 // sending another would duplicate the record. done reports that there was
 // such an intent and the record is now linked.
 func (r *run) resolveEarlier(ctx context.Context, key string) (done bool, err error) {
+	if !r.known.has(key) {
+		return false, nil
+	}
 	in, err := r.store.Intent(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -1367,7 +1387,34 @@ func (r *run) putIntent(ctx context.Context, key string, kind Kind, localID, op 
 			return err
 		}
 	}
+	r.known.add(key)
 	return storeErr(r.store.PutIntent(ctx, Intent{Key: key, Kind: kind, LocalID: localID, Op: op, Data: raw, CreatedAt: r.e.now()}))
+}
+
+// keySet is a set of intent keys, safe for concurrent use. A nil keySet
+// holds every key.
+type keySet struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+func (k *keySet) has(key string) bool {
+	if k == nil {
+		return true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, ok := k.keys[key]
+	return ok
+}
+
+func (k *keySet) add(key string) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	k.keys[key] = struct{}{}
+	k.mu.Unlock()
 }
 
 func newRunID(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }

@@ -77,6 +77,10 @@ type LeaseStore interface {
 	// lease's current one, and otherwise fail with an error matching
 	// ErrLeaseLost. The check and the write are atomic: once another
 	// runner has acquired the lease, no fenced write of l's holder lands.
+	// PutIntent and DeleteIntent report a refusal at once; a Commit may be
+	// written behind (its view reads it at once, others once committed)
+	// and report a refusal on the view's next call instead, which then
+	// fails, as every later one does.
 	Fenced(l Lease) StateStore
 }
 

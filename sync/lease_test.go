@@ -218,7 +218,7 @@ func TestSharedBudgetOnSQLite(t *testing.T) {
 	for i := range 2 {
 		store := openSQLite(t, path, srv.LocationID()) // a handle of its own, as another process has
 		eng, err := contactsync.NewEngine(srv.Client(), store, engineMapping(t),
-			contactsync.WithDailyBudget(15, 0), contactsync.WithResolveGrace(0))
+			contactsync.WithDailyBudget(15, 0), contactsync.WithResolveGrace(0), contactsync.WithConcurrency(1))
 		if err != nil {
 			t.Fatal(err)
 		}

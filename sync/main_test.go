@@ -1,16 +1,20 @@
 package contactsync_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
 
+	"github.com/gymflow/contacts-go/internal/pgtest"
 	"github.com/gymflow/contacts-go/sync/sqlstore"
 )
 
 // TestMain turns the test binary into a fake server process when the
-// environment asks for one (TestLongPeakMemory100k, bench_test.go). It is
-// the package's only TestMain: add other helpers here.
+// environment asks for one (TestLongPeakMemory100k, bench_test.go), and
+// otherwise runs the tests with internal/pgtest's PostgreSQL server for
+// those that ask for one. It is the package's only TestMain: add other
+// helpers here.
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeHelperEnv) != "" { // bench_test.go's fake server process
 		if err := runFakeHelper(); err != nil {
@@ -19,7 +23,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 // sqliteStore is a location's store in a SQLite file, with its DB.
@@ -49,4 +53,23 @@ func openSQLite(t testing.TB, path, location string) sqliteStore {
 		t.Fatal(err)
 	}
 	return sqliteStore{Store: s, db: db}
+}
+
+// openPostgres opens location's store in a fresh PostgreSQL database of
+// the test's own, closed with the test.
+func openPostgres(t testing.TB, location string) *sqlstore.Store {
+	t.Helper()
+	db, err := sqlstore.New(pgtest.DB(t), sqlstore.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := db.Location(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -183,6 +183,12 @@ func (r *run) resolvePending(ctx context.Context) error {
 	if err != nil {
 		return storeErr(err)
 	}
+	if r.leased {
+		r.known = &keySet{keys: make(map[string]struct{}, len(intents))}
+		for _, in := range intents {
+			r.known.keys[in.Key] = struct{}{}
+		}
+	}
 	for _, in := range intents {
 		if err := r.resolve(ctx, in); err != nil {
 			if fatal(err) {

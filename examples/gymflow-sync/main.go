@@ -106,7 +106,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan the writes without sending any (and without changing the state)")
 	fs.StringVar(&cfg.state, "state", "", "SQLite state file (default: in memory with the fake, "+defaultRealState+" with the real API)")
 	fs.StringVar(&cfg.region, "region", "US", "country of phone numbers written without a country code (ISO 3166 code, e.g. US, GB, SG, PL)")
-	fs.IntVar(&cfg.concurrency, "concurrency", 4, "members synced at once")
+	fs.IntVar(&cfg.concurrency, "concurrency", contactsync.DefaultConcurrency, "members synced at once")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -429,9 +429,17 @@ func Open(t testing.TB, url string) *sql.DB {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	// Keep connections, as a service does: database/sql keeps only 2 idle
+	// by default, and a PostgreSQL connection costs a server process to
+	// open, so concurrent tests (and benchmarks) would spend their time
+	// connecting.
+	db.SetMaxIdleConns(MaxIdleConns)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// MaxIdleConns is the idle connections a pool of Open keeps.
+const MaxIdleConns = 32
 
 var settingName = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gymflow/contacts-go/internal/sqldb"
@@ -92,8 +93,12 @@ type DB struct {
 	owned   bool // Close closes db
 	q       queries
 
-	smu   sync.Mutex
-	stmts map[string]*sql.Stmt
+	smu        sync.Mutex
+	stmts      map[string]*sql.Stmt
+	unprepared map[string]bool // queries exec ran unprepared, for the writers to prepare
+
+	// Counters of Stats.
+	statements, reads, commits, batched atomic.Int64
 
 	w         *writer
 	startOnce sync.Once
@@ -204,7 +209,7 @@ type SchemaVersionError struct {
 }
 
 func (e *SchemaVersionError) Error() string {
-	if v, err := strconv.Atoi(e.Found); err == nil && v < schemaVersion {
+	if v, err := strconv.Atoi(e.Found); err == nil && (v == 1 || v == 2) {
 		return fmt.Sprintf("contactsync: the database holds the sync state in schema version %d, written by contactsync.SQLiteStore "+
 			"(before package sqlstore), which kept one location per file; sqlstore keeps any number of locations in "+
 			"schema version %d and does not convert it: start a new file or use another table prefix", v, schemaVersion)
@@ -248,6 +253,25 @@ func (s *DB) Close() error {
 	return s.closeErr
 }
 
+// Stats counts what a DB did since it was made.
+type Stats struct {
+	// Statements is the number of statements run, reads and writes, the
+	// checks of leases included (not BEGIN and COMMIT).
+	Statements int64
+	// Reads is the number of them that only read.
+	Reads int64
+	// Commits is the number of write transactions committed, and Writes
+	// the number of writes (store method calls) they carried: Writes /
+	// Commits is how many writes shared a commit on average.
+	Commits int64
+	Writes  int64
+}
+
+// Stats returns the DB's counters.
+func (s *DB) Stats() Stats {
+	return Stats{Statements: s.statements.Load(), Reads: s.reads.Load(), Commits: s.commits.Load(), Writes: s.batched.Load()}
+}
+
 // String describes the DB.
 func (s *DB) String() string {
 	return fmt.Sprintf("sqlstore.DB{dialect: %s, prefix: %q}", s.dialect, s.prefix)
@@ -256,21 +280,42 @@ func (s *DB) String() string {
 // errClosed is the error of a write after Close.
 var errClosed = errors.New("contactsync: the sqlstore DB is closed")
 
+// prepares reports whether the DB prepares its statements itself. With
+// SQLite it does, once per query. With PostgreSQL it leaves that to the
+// driver: pgx prepares and caches every statement per connection on its
+// own, and a statement database/sql prepared on the pool costs a prepare
+// (and a deallocate) on each transaction's connection instead.
+func (s *DB) prepares() bool { return s.dialect == SQLite }
+
 // stmt returns the prepared statement of query, preparing it on first
 // use.
+//
+// It prepares without holding smu, which exec takes inside the writers'
+// transactions: preparing may wait for a connection one of them holds.
 func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.smu.Lock()
-	defer s.smu.Unlock()
-	if s.stmts == nil {
+	st, ok := s.stmts[query]
+	closed := s.stmts == nil
+	s.smu.Unlock()
+	switch {
+	case closed:
 		return nil, errClosed
-	}
-	if st, ok := s.stmts[query]; ok {
+	case ok:
 		return st, nil
 	}
-	var st *sql.Stmt
 	err := s.dialect.Retry(ctx, func() (err error) { st, err = s.db.PrepareContext(ctx, query); return err })
 	if err != nil {
 		return nil, err
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.stmts == nil {
+		st.Close()
+		return nil, errClosed
+	}
+	if prev, ok := s.stmts[query]; ok { // prepared meanwhile
+		st.Close()
+		return prev, nil
 	}
 	s.stmts[query] = st
 	return st, nil

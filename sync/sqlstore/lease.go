@@ -25,7 +25,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 		l    contactsync.Lease
 		held error
 	)
-	err := s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.db.writeSolo(ctx, s.loc, func(ctx context.Context, tx *sql.Tx) error {
 		held = nil
 		cur, now, err := s.lockLease(ctx, tx, name)
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Du
 		return contactsync.Lease{}, err
 	}
 	var lost error
-	err := s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.db.writeSolo(ctx, s.loc, func(ctx context.Context, tx *sql.Tx) error {
 		lost = nil
 		cur, now, err := s.lockLease(ctx, tx, l.Name)
 		if err != nil {
@@ -83,7 +83,7 @@ func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Du
 
 // ReleaseLease implements contactsync.LeaseStore.
 func (s *Store) ReleaseLease(ctx context.Context, l contactsync.Lease) error {
-	err := s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.db.writeSolo(ctx, s.loc, func(ctx context.Context, tx *sql.Tx) error {
 		cur, _, err := s.lockLease(ctx, tx, l.Name)
 		if err != nil || cur.Token != l.Token || cur.Owner != l.Owner {
 			return err
@@ -118,8 +118,9 @@ func checkLease(name, owner string, ttl time.Duration) error {
 
 // Fenced implements contactsync.LeaseStore: the returned store's intent
 // writes check, in their transaction, that l's token is still the lease's.
+// Its Commit is written behind (see pending.go).
 func (s *Store) Fenced(l contactsync.Lease) contactsync.StateStore {
-	return fenced{Store: s, lease: l}
+	return fenced{Store: &Store{db: s.db, loc: s.loc, pend: newPending()}, lease: l}
 }
 
 // fenced is a Store whose intent writes are fenced by a lease.
@@ -146,7 +147,7 @@ func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (gran
 	if day == "" {
 		return 0, 0, errors.New("contactsync: SpendBudget needs a day")
 	}
-	err = s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.db.writeSolo(ctx, s.loc, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.db.exec(ctx, tx, s.db.q.budgetNew, s.loc, day); err != nil {
 			return err
 		}

@@ -14,10 +14,13 @@ import (
 
 // Store is one location's part of a DB: its contactsync.StateStore,
 // ActivityStore, InboundStore, LeaseStore and BudgetStore. It is safe for
-// concurrent use, by any number of processes. Every write is committed
-// before the method returns, so a recorded intent survives a crash of the
-// process (and, with synchronous=FULL or PostgreSQL's defaults, of the
-// machine). Every statement runs under the caller's context; a write that
+// concurrent use, by any number of processes. Every write but Commit is
+// committed before the method returns, so a recorded intent survives a
+// crash of the process (and, with synchronous=FULL or PostgreSQL's
+// defaults, of the machine); the engine's Commit under its lease (through
+// Fenced) is written behind, seen at once by the location's readers in
+// this process and by others a moment later (see pending.go for why that
+// keeps the exactly-once guarantee). Every statement runs under the caller's context; a write that
 // shares a transaction with other callers' writes is bounded by its
 // caller's context while it waits, and the transaction by 30 s.
 //
@@ -27,6 +30,9 @@ import (
 type Store struct {
 	db  *DB
 	loc string
+	// pend is a fenced view's writes behind (nil for the location's plain
+	// store, whose writes all wait for their commit).
+	pend *pendingState
 }
 
 // LocationID returns the store's location ID.
@@ -47,17 +53,23 @@ var (
 // read runs a read, again while SQLite reports the database busy (which
 // WAL mode makes rare: only a checkpoint or recovery blocks readers).
 func (s *Store) read(ctx context.Context, f func() error) error {
+	s.db.statements.Add(1)
+	s.db.reads.Add(1)
 	return s.db.dialect.Retry(ctx, f)
 }
 
 // queryRow runs a prepared query of one row.
 func (s *Store) queryRow(ctx context.Context, query string, scan func(*sql.Row) error, args ...any) error {
 	return s.read(ctx, func() error {
+		args := append([]any{s.loc}, args...)
+		if !s.db.prepares() {
+			return scan(s.db.db.QueryRowContext(ctx, query, args...))
+		}
 		st, err := s.db.stmt(ctx, query)
 		if err != nil {
 			return err
 		}
-		return scan(st.QueryRowContext(ctx, append([]any{s.loc}, args...)...))
+		return scan(st.QueryRowContext(ctx, args...))
 	})
 }
 
@@ -65,11 +77,19 @@ func (s *Store) queryRow(ctx context.Context, query string, scan func(*sql.Row) 
 func (s *Store) query(ctx context.Context, query string, reset func(), scan func(*sql.Rows) error, args ...any) error {
 	return s.read(ctx, func() error {
 		reset()
-		st, err := s.db.stmt(ctx, query)
-		if err != nil {
-			return err
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if args := append([]any{s.loc}, args...); s.db.prepares() {
+			var st *sql.Stmt
+			if st, err = s.db.stmt(ctx, query); err != nil {
+				return err
+			}
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = s.db.db.QueryContext(ctx, query, args...)
 		}
-		rows, err := st.QueryContext(ctx, append([]any{s.loc}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -83,9 +103,22 @@ func (s *Store) query(ctx context.Context, query string, reset func(), scan func
 	})
 }
 
+// write hands run to the DB's writers and waits for its commit, unless a
+// write behind of the location failed.
+func (s *Store) write(ctx context.Context, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := s.pend.failed(); err != nil {
+		return err
+	}
+	return s.db.write(ctx, s.loc, fence, run)
+}
+
+// settled waits until the location's writes behind are committed, for a
+// read that spans many rows.
+func (s *Store) settled(ctx context.Context) error { return s.pend.wait(ctx) }
+
 // exec is a write of one statement.
 func (s *Store) exec(ctx context.Context, fence *contactsync.Lease, query string, args ...any) error {
-	return s.db.write(ctx, s.loc, fence, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write(ctx, fence, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.db.exec(ctx, tx, query, append([]any{s.loc}, args...)...)
 		return err
 	})
@@ -94,7 +127,7 @@ func (s *Store) exec(ctx context.Context, fence *contactsync.Lease, query string
 // insert is a write of one INSERT … ON CONFLICT DO NOTHING: first reports
 // whether it inserted the row.
 func (s *Store) insert(ctx context.Context, query string, args ...any) (first bool, err error) {
-	err = s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.db.exec(ctx, tx, query, append([]any{s.loc}, args...)...)
 		if err != nil {
 			return err
@@ -108,6 +141,9 @@ func (s *Store) insert(ctx context.Context, query string, args ...any) (first bo
 
 // Link implements contactsync.StateStore.
 func (s *Store) Link(ctx context.Context, kind contactsync.Kind, localID string) (contactsync.Link, error) {
+	if l, ok, err := s.pend.link(kind, localID); ok || err != nil {
+		return l, err
+	}
 	var l contactsync.Link
 	err := s.queryRow(ctx, s.db.q.link, func(r *sql.Row) error { return scanLink(r, &l) }, kind, localID)
 	if err != nil {
@@ -119,6 +155,9 @@ func (s *Store) Link(ctx context.Context, kind contactsync.Kind, localID string)
 // LinkByRemote implements contactsync.StateStore. If several links of the
 // kind have the remote ID, it returns the one with the least LocalID.
 func (s *Store) LinkByRemote(ctx context.Context, kind contactsync.Kind, remoteID string) (contactsync.Link, error) {
+	if err := s.settled(ctx); err != nil {
+		return contactsync.Link{}, err
+	}
 	var l contactsync.Link
 	err := s.queryRow(ctx, s.db.q.byRemote, func(r *sql.Row) error { return scanLink(r, &l) }, kind, remoteID)
 	if err != nil {
@@ -161,6 +200,9 @@ func (s *Store) MemberLinks(ctx context.Context, kind contactsync.Kind, memberID
 }
 
 func (s *Store) links(ctx context.Context, query string, args ...any) ([]contactsync.Link, error) {
+	if err := s.settled(ctx); err != nil {
+		return nil, err
+	}
 	var out []contactsync.Link
 	err := s.query(ctx, query, func() { out = nil }, func(rows *sql.Rows) error {
 		var l contactsync.Link
@@ -188,6 +230,12 @@ func (s *Store) putIntent(ctx context.Context, in contactsync.Intent, fence *con
 
 // Intent implements contactsync.StateStore.
 func (s *Store) Intent(ctx context.Context, key string) (contactsync.Intent, error) {
+	switch gone, err := s.pend.intentDeleted(key); {
+	case err != nil:
+		return contactsync.Intent{}, err
+	case gone:
+		return contactsync.Intent{}, contactsync.ErrNotFound
+	}
 	var in contactsync.Intent
 	err := s.queryRow(ctx, s.db.q.intent, func(r *sql.Row) error { return scanIntent(r, &in) }, key)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -202,6 +250,9 @@ func (s *Store) Intent(ctx context.Context, key string) (contactsync.Intent, err
 // Intents implements contactsync.StateStore, ordering intents by
 // CreatedAt and then by Key.
 func (s *Store) Intents(ctx context.Context) ([]contactsync.Intent, error) {
+	if err := s.settled(ctx); err != nil {
+		return nil, err
+	}
 	var out []contactsync.Intent
 	err := s.query(ctx, s.db.q.intents, func() { out = nil }, func(rows *sql.Rows) error {
 		var in contactsync.Intent
@@ -222,12 +273,37 @@ func (s *Store) Commit(ctx context.Context, l contactsync.Link, key string) erro
 	return s.commit(ctx, l, key, nil)
 }
 
+// commit writes l and removes intent key: a fenced Commit — the engine's,
+// under its lease — is written behind (see pending.go), returning once the
+// write is queued and visible to the location's readers in this process;
+// an unfenced one waits for its commit like every other write.
 func (s *Store) commit(ctx context.Context, l contactsync.Link, key string, fence *contactsync.Lease) error {
 	args, err := linkArgs(l)
 	if err != nil {
 		return err
 	}
-	err = s.db.write(ctx, s.loc, fence, func(ctx context.Context, tx *sql.Tx) error {
+	if s.pend == nil {
+		err := s.write(ctx, fence, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := s.db.exec(ctx, tx, s.db.q.putLink, append([]any{s.loc}, args...)...); err != nil {
+				return err
+			}
+			if key == "" {
+				return nil
+			}
+			_, err := s.db.exec(ctx, tx, s.db.q.delIntent, s.loc, key)
+			return err
+		})
+		return writeErr(err, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := s.pend
+	seq, err := p.add(l, key)
+	if err != nil {
+		return err
+	}
+	run := func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.db.exec(ctx, tx, s.db.q.putLink, append([]any{s.loc}, args...)...); err != nil {
 			return err
 		}
@@ -236,8 +312,15 @@ func (s *Store) commit(ctx context.Context, l contactsync.Link, key string, fenc
 		}
 		_, err := s.db.exec(ctx, tx, s.db.q.delIntent, s.loc, key)
 		return err
-	})
-	return writeErr(err, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key)
+	}
+	after := func(err error) {
+		p.done(l, key, seq, writeErr(err, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key))
+	}
+	if !s.db.writeBehind(s.loc, fence, run, after) {
+		after(errClosed)
+		return writeErr(errClosed, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key)
+	}
+	return nil
 }
 
 // DeleteIntent implements contactsync.StateStore.
@@ -279,7 +362,7 @@ func (s *Store) Done(ctx context.Context, key string) (bool, error) {
 // AppendRun implements contactsync.StateStore. A run with the ID of a run
 // in the log replaces it (and counts as appended last).
 func (s *Store) AppendRun(ctx context.Context, r contactsync.RunRecord) error {
-	err := s.db.write(ctx, s.loc, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.db.exec(ctx, tx, s.db.q.delRun, s.loc, r.ID); err != nil {
 			return err
 		}
@@ -293,6 +376,9 @@ func (s *Store) AppendRun(ctx context.Context, r contactsync.RunRecord) error {
 // newest first, and runs started at the same millisecond by when they were
 // appended, last first. A limit of zero or less means no limit.
 func (s *Store) Runs(ctx context.Context, limit int) ([]contactsync.RunRecord, error) {
+	if err := s.settled(ctx); err != nil {
+		return nil, err
+	}
 	var out []contactsync.RunRecord
 	err := s.query(ctx, s.db.q.runs, func() { out = nil }, func(rows *sql.Rows) error {
 		var (
@@ -314,8 +400,12 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]contactsync.RunRecord, e
 }
 
 // Stats counts the location's links by kind and its intents, for reports.
-// It reads the indexes, so it takes milliseconds even for 100,000 links.
+// It counts the entries of the location's part of an index: tens of
+// milliseconds for 100,000 links.
 func (s *Store) Stats(ctx context.Context) (links map[contactsync.Kind]int, intents int, err error) {
+	if err := s.settled(ctx); err != nil {
+		return nil, 0, err
+	}
 	p, d := s.db.prefix, s.db.dialect
 	err = s.read(ctx, func() error {
 		links = make(map[contactsync.Kind]int)

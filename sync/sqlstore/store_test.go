@@ -19,8 +19,9 @@ import (
 
 // TestMain runs the package's tests, with the PostgreSQL server of
 // pgtest, or, when the environment asks for one, a helper process of
-// TestPostgresMultiProcessKill (multiprocess_test.go), which uses the
-// parent's server and never starts one.
+// TestPostgresMultiProcessKill or TestSQLiteMultiProcessKill
+// (multiprocess_test.go), which uses the parent's database and never
+// starts a server.
 func TestMain(m *testing.M) {
 	if code, ok := runHelper(); ok {
 		os.Exit(code)

@@ -1,12 +1,16 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
 )
@@ -33,13 +37,30 @@ const (
 )
 
 // op is one write: run, within the location's fence if fence is set.
+// Its result goes to done, or, for a write its caller does not wait for,
+// to after.
 type op struct {
 	ctx   context.Context
 	loc   string
 	fence *contactsync.Lease
 	run   func(ctx context.Context, tx *sql.Tx) error
 	done  chan error // buffered: the writer never blocks on it
+	after func(error)
+	// solo runs the op in a transaction of its own: the ops that lock a
+	// lease's or a budget's row for update, so that no transaction holds
+	// such a lock and waits for another's (no deadlock between the
+	// batches of two processes).
+	solo  bool
 	state atomic.Int32
+}
+
+// finish hands o its result.
+func (o *op) finish(err error) {
+	if o.after != nil {
+		o.after(err)
+		return
+	}
+	o.done <- err
 }
 
 // writer is a DB's pool of writing goroutines and the queue they share.
@@ -51,10 +72,15 @@ type writer struct {
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	done  bool // stopped: no more ops
+	// busy counts the ops of each location a writer is running: a
+	// location's ops are taken in the order they were queued, and not
+	// while an earlier one runs in another writer, so they commit in
+	// order (a write its caller did not wait for, then the next).
+	busy map[string]int
 }
 
 func newWriter(db *DB) *writer {
-	w := &writer{db: db, wake: make(chan struct{}, db.writers), quit: make(chan struct{})}
+	w := &writer{db: db, wake: make(chan struct{}, db.writers), quit: make(chan struct{}), busy: map[string]int{}}
 	w.wg.Add(db.writers)
 	for range db.writers {
 		go w.loop()
@@ -87,36 +113,133 @@ func (w *writer) enqueue(o *op) bool {
 	return true
 }
 
-// take returns up to maxBatch queued ops, marked taken; nil when the
-// queue is empty.
+// take returns up to maxBatch queued ops, marked taken, and leaves in the
+// queue the ops of locations another writer is busy with (and every later
+// op of those locations); nil when there is nothing to take. A solo op is
+// taken alone.
 func (w *writer) take() []*op {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var batch []*op
-	n := 0
-	for n < len(w.queue) && len(batch) < maxBatch {
-		o := w.queue[n]
-		n++
+	var (
+		batch []*op
+		kept  = w.queue[:0]
+		held  = map[string]bool{} // locations whose ops wait this time
+		stop  bool                // a solo op was taken
+	)
+	for _, o := range w.queue {
+		switch {
+		case o.state.Load() == opAbandoned:
+			continue // its caller gave up before any writer took it
+		case stop, len(batch) >= maxBatch, held[o.loc]:
+			kept = append(kept, o)
+			continue
+		case w.busy[o.loc] > 0 && !inBatch(batch, o.loc), o.solo && len(batch) > 0:
+			held[o.loc] = true
+			kept = append(kept, o)
+			continue
+		}
 		if o.state.CompareAndSwap(opQueued, opTaken) {
 			batch = append(batch, o)
+			w.busy[o.loc]++
+			stop = o.solo
 		}
 	}
-	w.queue = append(w.queue[:0], w.queue[n:]...)
+	clear(w.queue[len(kept):])
+	w.queue = kept
 	return batch
+}
+
+// inBatch reports whether batch has an op of loc (whose later ops then
+// join it, in order).
+func inBatch(batch []*op, loc string) bool {
+	for i := len(batch) - 1; i >= 0; i-- {
+		if batch[i].loc == loc {
+			return true
+		}
+	}
+	return false
+}
+
+// release ends the busy marks of batch and wakes the writers, for ops of
+// those locations may be waiting.
+func (w *writer) release(batch []*op) {
+	w.mu.Lock()
+	for _, o := range batch {
+		if w.busy[o.loc]--; w.busy[o.loc] == 0 {
+			delete(w.busy, o.loc)
+		}
+	}
+	waiting := len(w.queue) > 0
+	w.mu.Unlock()
+	if waiting {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// gather lets the writes of callers that a commit just released join the
+// next transaction: after a transaction of several writes (the store is
+// busy), it yields the processor while writes keep arriving, for at most
+// gatherMax. A commit costs about the same for one write as for dozens (it
+// waits for the disk), so a busy store commits far more writes per second.
+func (w *writer) gather(last int) {
+	if last < 2 || !w.db.dialect.IsSQLite() {
+		return
+	}
+	start := time.Now()
+	n := w.queued()
+	for n < maxBatch && time.Since(start) < gatherMax {
+		mark := time.Now()
+		for time.Since(mark) < gatherQuiet {
+			runtime.Gosched()
+		}
+		m := w.queued()
+		if m == n {
+			return
+		}
+		n = m
+	}
+}
+
+// Gathering: see gather.
+const (
+	gatherQuiet = 50 * time.Microsecond
+	gatherMax   = 500 * time.Microsecond
+)
+
+func (w *writer) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
 }
 
 func (w *writer) loop() {
 	defer w.wg.Done()
+	last := 0
 	for {
+		w.gather(last)
 		if batch := w.take(); len(batch) > 0 {
+			last = len(batch)
 			w.flush(batch)
+			w.release(batch)
+			w.db.prepareUnprepared()
 			continue
 		}
 		select {
 		case <-w.wake:
 		case <-w.quit:
-			if batch := w.take(); len(batch) > 0 {
-				w.flush(batch)
+			w.mu.Lock()
+			idle := len(w.queue) == 0
+			w.mu.Unlock()
+			if !idle {
+				// Ops wait for another writer's batch: come back when
+				// it releases them.
+				select {
+				case <-w.wake:
+				case <-time.After(time.Millisecond):
+				}
 				continue
 			}
 			return
@@ -134,6 +257,20 @@ func (w *writer) flush(batch []*op) {
 		clear(results)
 		return w.db.inTx(ctx, func(tx *sql.Tx) error {
 			fences := map[fenceKey]int64{}
+			// The leases' rows are locked in one order in every
+			// transaction.
+			var keys []fenceKey
+			for _, o := range batch {
+				if o.fence != nil {
+					keys = append(keys, fenceKey{o.loc, o.fence.Name})
+				}
+			}
+			slices.SortFunc(keys, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name)) })
+			for _, k := range slices.Compact(keys) {
+				if _, err := w.db.readFence(ctx, tx, k, fences); err != nil {
+					return err
+				}
+			}
 			for i, o := range batch {
 				if ferr := w.db.checkFence(ctx, tx, o, fences); ferr != nil {
 					if !errors.Is(ferr, contactsync.ErrLeaseLost) {
@@ -149,12 +286,16 @@ func (w *writer) flush(batch []*op) {
 			return nil
 		})
 	})
+	if err == nil {
+		w.db.commits.Add(1)
+		w.db.batched.Add(int64(len(batch)))
+	}
 	if err == nil || len(batch) == 1 {
 		for i, o := range batch {
 			if err != nil {
 				results[i] = err
 			}
-			o.done <- results[i]
+			o.finish(results[i])
 		}
 		return
 	}
@@ -164,9 +305,10 @@ func (w *writer) flush(batch []*op) {
 }
 
 // batchContext bounds a transaction: by its one caller's context, or, for
-// several callers, by deadline (each caller's context bounds its wait).
+// several callers (or a caller that does not wait), by deadline (each
+// waiting caller's context bounds its wait).
 func batchContext(batch []*op) (context.Context, context.CancelFunc) {
-	if len(batch) == 1 {
+	if len(batch) == 1 && batch[0].after == nil {
 		return context.WithTimeout(batch[0].ctx, deadline)
 	}
 	return context.WithTimeout(context.Background(), deadline)
@@ -184,17 +326,9 @@ func (s *DB) checkFence(ctx context.Context, tx *sql.Tx, o *op, seen map[fenceKe
 	if o.fence == nil {
 		return nil
 	}
-	k := fenceKey{o.loc, o.fence.Name}
-	token, ok := seen[k]
-	if !ok {
-		err := tx.QueryRowContext(ctx, s.q.fence, o.loc, o.fence.Name).Scan(&token)
-		if errors.Is(err, sql.ErrNoRows) {
-			token, err = -1, nil
-		}
-		if err != nil {
-			return err
-		}
-		seen[k] = token
+	token, err := s.readFence(ctx, tx, fenceKey{o.loc, o.fence.Name}, seen)
+	if err != nil {
+		return err
 	}
 	if token != o.fence.Token {
 		return fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, o.fence.Name, o.fence.Token, token)
@@ -202,22 +336,41 @@ func (s *DB) checkFence(ctx context.Context, tx *sql.Tx, o *op, seen map[fenceKe
 	return nil
 }
 
+// readFence reads a lease's token within tx, once per transaction.
+func (s *DB) readFence(ctx context.Context, tx *sql.Tx, k fenceKey, seen map[fenceKey]int64) (int64, error) {
+	if token, ok := seen[k]; ok {
+		return token, nil
+	}
+	s.statements.Add(1)
+	var token int64
+	err := tx.QueryRowContext(ctx, s.q.fence, k.loc, k.name).Scan(&token)
+	if errors.Is(err, sql.ErrNoRows) {
+		token, err = -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	seen[k] = token
+	return token, nil
+}
+
 // write hands run to the writers and waits for its commit. It returns
 // ctx's error if ctx ends first; the write may then still be committed,
 // unless no writer had taken it yet.
 func (s *DB) write(ctx context.Context, loc string, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.writeOp(ctx, &op{ctx: ctx, loc: loc, fence: fence, run: run, done: make(chan error, 1)})
+}
+
+// writeSolo is write in a transaction of its own (see op.solo).
+func (s *DB) writeSolo(ctx context.Context, loc string, run func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.writeOp(ctx, &op{ctx: ctx, loc: loc, run: run, done: make(chan error, 1), solo: true})
+}
+
+func (s *DB) writeOp(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.startOnce.Do(func() {
-		s.smu.Lock()
-		defer s.smu.Unlock()
-		if s.stmts != nil { // not closed
-			s.w = newWriter(s)
-		}
-	})
-	o := &op{ctx: ctx, loc: loc, fence: fence, run: run, done: make(chan error, 1)}
-	if s.w == nil || !s.w.enqueue(o) {
+	if !s.enqueue(o) {
 		return errClosed
 	}
 	select {
@@ -231,11 +384,70 @@ func (s *DB) write(ctx context.Context, loc string, fence *contactsync.Lease, ru
 	}
 }
 
+// enqueue starts the writers if need be and queues o; false after Close.
+func (s *DB) enqueue(o *op) bool {
+	s.startOnce.Do(func() {
+		s.smu.Lock()
+		defer s.smu.Unlock()
+		if s.stmts != nil { // not closed
+			s.w = newWriter(s)
+		}
+	})
+	return s.w != nil && s.w.enqueue(o)
+}
+
+// writeBehind hands run to the writers without waiting for it: after gets
+// its result once it is committed (or failed). It returns false after
+// Close.
+func (s *DB) writeBehind(loc string, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error, after func(error)) bool {
+	return s.enqueue(&op{ctx: context.Background(), loc: loc, fence: fence, run: run, after: after})
+}
+
 // exec runs one statement of an op.
+//
+// It uses the statement the DB prepared, if it has, or else runs query
+// as it is, and the writer prepares it after the transaction: preparing it
+// now, on the DB, would take a second connection while tx holds one, and
+// with a pool of one connection (SetMaxOpenConns(1), as an in-memory
+// SQLite database needs) wait until the context ends.
 func (s *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if !s.prepares() {
+		s.statements.Add(1)
+		return tx.ExecContext(ctx, query, args...)
+	}
+	s.smu.Lock()
+	if s.stmts == nil {
+		s.smu.Unlock()
+		return nil, errClosed
+	}
+	st, ok := s.stmts[query]
+	if !ok {
+		if s.unprepared == nil {
+			s.unprepared = map[string]bool{}
+		}
+		s.unprepared[query] = true
+	}
+	s.smu.Unlock()
+	s.statements.Add(1)
+	if !ok {
+		return tx.ExecContext(ctx, query, args...)
 	}
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// prepareUnprepared prepares the statements exec ran unprepared. The
+// writers call it between their transactions.
+func (s *DB) prepareUnprepared() {
+	s.smu.Lock()
+	queries := s.unprepared
+	s.unprepared = nil
+	s.smu.Unlock()
+	if len(queries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	for q := range queries {
+		_, _ = s.stmt(ctx, q) // if it fails, the next exec of q runs it unprepared and asks again
+	}
 }
