@@ -589,13 +589,14 @@ func TestResolveGraceIsOnByDefault(t *testing.T) {
 }
 
 // TestMembersStreamWithBoundedLookahead: a batch is read from its iterator
-// only as fast as the workers sync it — never more than the workers' queues
-// (4 × 16) and the members in hand ahead of the API — so the engine's
+// only as fast as the workers sync it — never more than the workers'
+// queues (4 × 32), the windows they took from them to read the links of at
+// once (4 × 33) and the members in hand ahead of the API — so the engine's
 // memory does not grow with the batch.
 func TestMembersStreamWithBoundedLookahead(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, contactsync.WithConcurrency(4))
-	const n, bound = 2000, 4*16 + 4 + 2
+	const n, bound = 2000, 4*32 + 4*33 + 4 + 2
 	yielded, maxAhead := 0, 0
 	members := func(yield func(contactsync.Member, error) bool) {
 		for m, err := range generated(n, false) {

@@ -1,7 +1,6 @@
 package contactsync_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -53,23 +52,4 @@ func openSQLite(t testing.TB, path, location string) sqliteStore {
 		t.Fatal(err)
 	}
 	return sqliteStore{Store: s, db: db}
-}
-
-// openPostgres opens location's store in a fresh PostgreSQL database of
-// the test's own, closed with the test.
-func openPostgres(t testing.TB, location string) *sqlstore.Store {
-	t.Helper()
-	db, err := sqlstore.New(pgtest.DB(t), sqlstore.Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := db.Location(location)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -168,16 +168,38 @@ func (r *run) pass(ctx context.Context, items iter.Seq2[item, error]) error {
 	queues := make([]chan item, r.e.concurrency)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan item, 16)
+		// A worker holds up to prefetchWindow changes taken from its
+		// queue and queueDepth more wait in it: the run reads no further
+		// ahead of its input than before the window (1 + 16).
+		queues[i] = make(chan item, queueDepth)
 		wg.Go(func() {
+			var window []item
 			for it := range queues[i] {
-				if ctx.Err() != nil {
-					if it.prev != nil {
-						r.abandon(*it.prev)
+				// Take what else is queued for this worker (without
+				// waiting for more) and read those records' links at once.
+				window = append(window[:0], it)
+			drain:
+				for len(window) < prefetchWindow {
+					select {
+					case next, ok := <-queues[i]:
+						if !ok {
+							break drain
+						}
+						window = append(window, next)
+					default:
+						break drain
 					}
-					continue
 				}
-				r.process(ctx, it)
+				r.prefetch(ctx, window)
+				for _, it := range window {
+					if ctx.Err() != nil {
+						if it.prev != nil {
+							r.abandon(*it.prev)
+						}
+						continue
+					}
+					r.process(ctx, it)
+				}
 			}
 		})
 	}
@@ -201,6 +223,40 @@ func (r *run) pass(ctx context.Context, items iter.Seq2[item, error]) error {
 	}
 	wg.Wait()
 	return inputErr
+}
+
+// prefetchWindow bounds the changes a worker takes from its queue at once;
+// queueDepth is its queue's.
+const (
+	prefetchWindow = 33
+	queueDepth     = 32
+)
+
+// prefetch reads at once the links of the members, tasks and notes of
+// window's changes, if the store can (LinkPrefetcher). It is only a hint:
+// an error is ignored, and each change reads what it needs as before.
+func (r *run) prefetch(ctx context.Context, window []item) {
+	pf, ok := r.store.(LinkPrefetcher)
+	if !ok || len(window) < 2 || r.e.dryRun {
+		return
+	}
+	var members, tasks, notes []string
+	for _, it := range window {
+		members = append(members, it.ch.MemberID())
+		if mu, ok := it.ch.(MemberUpserted); ok {
+			for _, t := range mu.Member.Tasks {
+				tasks = append(tasks, t.ID)
+			}
+			for _, n := range mu.Member.Notes {
+				notes = append(notes, n.ID)
+			}
+		}
+	}
+	for kind, ids := range map[Kind][]string{KindMember: members, KindTask: tasks, KindNote: notes} {
+		if len(ids) > 0 {
+			_ = pf.PrefetchLinks(ctx, kind, ids)
+		}
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -114,3 +114,14 @@ type StateStore interface {
 	AppendRun(ctx context.Context, r RunRecord) error
 	Runs(ctx context.Context, limit int) ([]RunRecord, error)
 }
+
+// LinkPrefetcher is a StateStore that can read many links in one query. An
+// engine worker about to process several queued changes hands it their
+// records' IDs first, so that the Link reads that follow need no query
+// each; a store may keep what it read only briefly, and must still answer
+// Link correctly for IDs it was not asked to prefetch, or when its
+// prefetched copy is outdated by a write through the same store. The fenced
+// views of package sqlstore implement it.
+type LinkPrefetcher interface {
+	PrefetchLinks(ctx context.Context, kind Kind, localIDs []string) error
+}

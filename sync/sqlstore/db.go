@@ -97,6 +97,9 @@ type DB struct {
 	stmts      map[string]*sql.Stmt
 	unprepared map[string]bool // queries exec ran unprepared, for the writers to prepare
 
+	// noPipeline: the driver is not pgx (pipeline.go).
+	noPipeline atomic.Bool
+
 	// Counters of Stats.
 	statements, reads, commits, batched atomic.Int64
 

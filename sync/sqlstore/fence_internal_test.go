@@ -74,12 +74,12 @@ func testFenceHeldToCommit(t *testing.T, db1, db2 *DB) {
 	inTx, release := make(chan struct{}), make(chan struct{})
 	wrote := make(chan error, 1)
 	go func() {
-		wrote <- db1.write(ctx, "loc1", &old, func(ctx context.Context, tx *sql.Tx) error {
+		wrote <- db1.writeOp(ctx, &op{ctx: ctx, loc: "loc1", fence: &old, done: make(chan error, 1), run: func(ctx context.Context, tx *sql.Tx) error {
 			close(inTx) // the fence check passed
 			<-release
 			_, err := db1.exec(ctx, tx, db1.q.putIntent, "loc1", "k-old", "member", "m1", "create", nil, nil)
 			return err
-		})
+		}})
 	}()
 	<-inTx
 

@@ -120,7 +120,7 @@ func checkLease(name, owner string, ttl time.Duration) error {
 // writes check, in their transaction, that l's token is still the lease's.
 // Its Commit is written behind (see pending.go).
 func (s *Store) Fenced(l contactsync.Lease) contactsync.StateStore {
-	return fenced{Store: &Store{db: s.db, loc: s.loc, pend: newPending()}, lease: l}
+	return fenced{Store: &Store{db: s.db, loc: s.loc, pend: newPending(), cache: &linkCache{}}, lease: l}
 }
 
 // fenced is a Store whose intent writes are fenced by a lease.

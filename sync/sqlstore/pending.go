@@ -155,3 +155,71 @@ func (p *pendingState) wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// linkCache holds the links a fenced view prefetched (PrefetchLinks), for
+// one Link read each: a link absent from the store is cached as absent. An
+// entry is used at most once, so it is never older than the worker's
+// window of changes; and a key the view ever wrote is never cached again
+// (touched), so a prefetch that raced a write behind — reading the store
+// before the write landed — cannot answer for it.
+type linkCache struct {
+	mu      sync.Mutex
+	entries map[linkKey]cachedLink
+	touched map[linkKey]struct{}
+}
+
+type cachedLink struct {
+	link  contactsync.Link
+	found bool
+}
+
+// take returns and forgets the cached link of k, if any.
+func (c *linkCache) take(k linkKey) (cachedLink, bool) {
+	if c == nil {
+		return cachedLink{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if ok {
+		delete(c.entries, k)
+	}
+	return e, ok
+}
+
+// touch forgets k for good: the view writes it.
+func (c *linkCache) touch(k linkKey) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.entries, k)
+	if c.touched == nil {
+		c.touched = map[linkKey]struct{}{}
+	}
+	c.touched[k] = struct{}{}
+	c.mu.Unlock()
+}
+
+// put caches what a prefetch read: found links, and the IDs asked for it
+// did not find as absent.
+func (c *linkCache) put(kind contactsync.Kind, ids []string, found []contactsync.Link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) > maxCached {
+		c.entries = map[linkKey]cachedLink{} // entries nobody took: start over
+	}
+	for _, id := range ids {
+		if _, ok := c.touched[linkKey{kind, id}]; !ok {
+			c.entries[linkKey{kind, id}] = cachedLink{}
+		}
+	}
+	for _, l := range found {
+		if _, ok := c.touched[linkKey{l.Kind, l.LocalID}]; !ok {
+			c.entries[linkKey{l.Kind, l.LocalID}] = cachedLink{link: l, found: true}
+		}
+	}
+}
+
+// maxCached bounds a view's cache.
+const maxCached = 10_000

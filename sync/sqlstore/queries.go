@@ -20,6 +20,7 @@ const (
 // it reads or writes one location's part of an index.
 type queries struct {
 	link, byRemote, putLink, delLink, links, member string
+	commitLink, prefetch                            string
 	putIntent, intent, intents, delIntent           string
 	markDone, done, delRun, putRun, runs            string
 	putActivity, activity, delActivity, delContact  string
@@ -32,6 +33,7 @@ type queries struct {
 	// PostgreSQL, as SQLite's write lock does); leaseNew makes the row a
 	// lease is then read and updated in.
 	leaseNew, leaseGet, leaseSet, fence string
+	fenceAssert                         string
 	budgetNew, budgetGet, budgetSet     string
 
 	// nowMilli is an expression of the database's clock in Unix
@@ -42,8 +44,10 @@ type queries struct {
 
 func buildQueries(d sqldb.Dialect, p string) queries {
 	lock, nowMilli, least := "", `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`, "min"
+	anyID := `local_id IN (SELECT value FROM json_each(?))` // a JSON array of IDs
 	if d == sqldb.Postgres {
 		lock, nowMilli, least = " FOR UPDATE", `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`, "LEAST"
+		anyID = `local_id = ANY(?)` // a text array of IDs
 	}
 	share := strings.Replace(lock, "UPDATE", "SHARE", 1)
 	q := queries{
@@ -54,7 +58,16 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	ON CONFLICT (location_id, kind, local_id) DO UPDATE SET remote_id = excluded.remote_id,
 	member_id = excluded.member_id, contact_id = excluded.contact_id, hash = excluded.hash, state = excluded.state,
 	tags = excluded.tags, archived = excluded.archived, updated_at = excluded.updated_at`,
-		delLink: `DELETE FROM {p}links WHERE location_id = ? AND kind = ? AND local_id = ?`,
+		// commitLink is putLink and delIntent in one statement
+		// (PostgreSQL only: a data-modifying WITH): the intent's key is
+		// its last two arguments, location and key.
+		commitLink: `WITH gone AS (DELETE FROM {p}intents WHERE location_id = ? AND key = ?)
+	INSERT INTO {p}links (location_id, ` + linkColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (location_id, kind, local_id) DO UPDATE SET remote_id = excluded.remote_id,
+	member_id = excluded.member_id, contact_id = excluded.contact_id, hash = excluded.hash, state = excluded.state,
+	tags = excluded.tags, archived = excluded.archived, updated_at = excluded.updated_at`,
+		prefetch: `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND ` + anyID,
+		delLink:  `DELETE FROM {p}links WHERE location_id = ? AND kind = ? AND local_id = ?`,
 		links: `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND local_id > ?
 	ORDER BY local_id LIMIT ?`,
 		member: `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND member_id = ?
@@ -115,6 +128,9 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	WHERE location_id = ? AND name = ?` + lock,
 		leaseSet: `UPDATE {p}leases SET owner = ?, token = ?, expires_at = ? WHERE location_id = ? AND name = ?`,
 		fence:    `SELECT token FROM {p}leases WHERE location_id = ? AND name = ?` + share,
+		// fenceAssert locks a lease's row if its token is the given one,
+		// and fails (division by zero) if it is not (PostgreSQL only).
+		fenceAssert: `SELECT 1 / count(*) FROM (SELECT 1 FROM {p}leases WHERE location_id = ? AND name = ? AND token = ?` + share + `) held`,
 
 		budgetNew: `INSERT INTO {p}budget (location_id, day, used) VALUES (?, ?, 0) ON CONFLICT (location_id, day) DO NOTHING`,
 		budgetGet: `SELECT used FROM {p}budget WHERE location_id = ? AND day = ?` + lock,
@@ -124,14 +140,14 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	}
 	r := strings.NewReplacer("{p}", p)
 	for _, s := range []*string{
-		&q.link, &q.byRemote, &q.putLink, &q.delLink, &q.links, &q.member,
+		&q.link, &q.byRemote, &q.putLink, &q.commitLink, &q.prefetch, &q.delLink, &q.links, &q.member,
 		&q.putIntent, &q.intent, &q.intents, &q.delIntent,
 		&q.markDone, &q.done, &q.delRun, &q.putRun, &q.runs,
 		&q.putActivity, &q.activity, &q.delActivity, &q.delContact,
 		&q.putInbox, &q.pendingInbox, &q.doneInbox, &q.purgeInbox,
 		&q.cursor, &q.setCursor, &q.delCursor,
 		&q.seen, &q.putSeen, &q.markDirty, &q.dirty, &q.clearDirty,
-		&q.leaseNew, &q.leaseGet, &q.leaseSet, &q.fence,
+		&q.leaseNew, &q.leaseGet, &q.leaseSet, &q.fence, &q.fenceAssert,
 		&q.budgetNew, &q.budgetGet, &q.budgetSet,
 	} {
 		*s = d.Rebind(r.Replace(*s))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
@@ -31,8 +32,10 @@ type Store struct {
 	db  *DB
 	loc string
 	// pend is a fenced view's writes behind (nil for the location's plain
-	// store, whose writes all wait for their commit).
-	pend *pendingState
+	// store, whose writes all wait for their commit), and cache the links
+	// it prefetched.
+	pend  *pendingState
+	cache *linkCache
 }
 
 // LocationID returns the store's location ID.
@@ -103,46 +106,49 @@ func (s *Store) query(ctx context.Context, query string, reset func(), scan func
 	})
 }
 
-// write hands run to the DB's writers and waits for its commit, unless a
-// write behind of the location failed.
-func (s *Store) write(ctx context.Context, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error) error {
+// write hands stmts to the DB's writers and waits for their commit,
+// unless a write behind of the view failed.
+func (s *Store) write(ctx context.Context, fence *contactsync.Lease, stmts ...stmt) error {
 	if err := s.pend.failed(); err != nil {
 		return err
 	}
-	return s.db.write(ctx, s.loc, fence, run)
+	return s.db.write(ctx, s.loc, fence, stmts...)
 }
 
-// settled waits until the location's writes behind are committed, for a
-// read that spans many rows.
+// settled waits until the view's writes behind are committed, for a read
+// that spans many rows.
 func (s *Store) settled(ctx context.Context) error { return s.pend.wait(ctx) }
+
+// st is a statement of the location: its arguments follow the location.
+func (s *Store) st(query string, args ...any) stmt {
+	return stmt{query: query, args: append([]any{s.loc}, args...)}
+}
 
 // exec is a write of one statement.
 func (s *Store) exec(ctx context.Context, fence *contactsync.Lease, query string, args ...any) error {
-	return s.write(ctx, fence, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.db.exec(ctx, tx, query, append([]any{s.loc}, args...)...)
-		return err
-	})
+	return s.write(ctx, fence, s.st(query, args...))
 }
 
 // insert is a write of one INSERT … ON CONFLICT DO NOTHING: first reports
 // whether it inserted the row.
 func (s *Store) insert(ctx context.Context, query string, args ...any) (first bool, err error) {
-	err = s.write(ctx, nil, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := s.db.exec(ctx, tx, query, append([]any{s.loc}, args...)...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		first = n == 1
-		return err
-	})
-	return first, err
+	var n int64
+	st := s.st(query, args...)
+	st.rows = &n
+	err = s.write(ctx, nil, st)
+	return err == nil && n == 1, err
 }
 
 // Link implements contactsync.StateStore.
 func (s *Store) Link(ctx context.Context, kind contactsync.Kind, localID string) (contactsync.Link, error) {
 	if l, ok, err := s.pend.link(kind, localID); ok || err != nil {
 		return l, err
+	}
+	if e, ok := s.cache.take(linkKey{kind, localID}); ok {
+		if !e.found {
+			return contactsync.Link{}, contactsync.ErrNotFound
+		}
+		return e.link, nil
 	}
 	var l contactsync.Link
 	err := s.queryRow(ctx, s.db.q.link, func(r *sql.Row) error { return scanLink(r, &l) }, kind, localID)
@@ -172,11 +178,13 @@ func (s *Store) PutLink(ctx context.Context, l contactsync.Link) error {
 	if err != nil {
 		return err
 	}
+	s.cache.touch(linkKey{l.Kind, l.LocalID})
 	return writeErr(s.exec(ctx, nil, s.db.q.putLink, args...), "storing the link of %s %s", l.Kind, l.LocalID)
 }
 
 // DeleteLink implements contactsync.StateStore.
 func (s *Store) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
+	s.cache.touch(linkKey{kind, localID})
 	return writeErr(s.exec(ctx, nil, s.db.q.delLink, kind, localID), "deleting the link of %s %s", kind, localID)
 }
 
@@ -282,41 +290,30 @@ func (s *Store) commit(ctx context.Context, l contactsync.Link, key string, fenc
 	if err != nil {
 		return err
 	}
+	stmts := []stmt{s.st(s.db.q.putLink, args...)}
+	switch {
+	case key != "" && s.db.dialect == Postgres:
+		stmts = []stmt{{query: s.db.q.commitLink, args: append([]any{s.loc, key, s.loc}, args...)}}
+	case key != "":
+		stmts = append(stmts, s.st(s.db.q.delIntent, key))
+	}
 	if s.pend == nil {
-		err := s.write(ctx, fence, func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := s.db.exec(ctx, tx, s.db.q.putLink, append([]any{s.loc}, args...)...); err != nil {
-				return err
-			}
-			if key == "" {
-				return nil
-			}
-			_, err := s.db.exec(ctx, tx, s.db.q.delIntent, s.loc, key)
-			return err
-		})
+		err := s.write(ctx, fence, stmts...)
 		return writeErr(err, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.cache.touch(linkKey{l.Kind, l.LocalID})
 	p := s.pend
 	seq, err := p.add(l, key)
 	if err != nil {
 		return err
 	}
-	run := func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := s.db.exec(ctx, tx, s.db.q.putLink, append([]any{s.loc}, args...)...); err != nil {
-			return err
-		}
-		if key == "" {
-			return nil
-		}
-		_, err := s.db.exec(ctx, tx, s.db.q.delIntent, s.loc, key)
-		return err
-	}
 	after := func(err error) {
 		p.done(l, key, seq, writeErr(err, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key))
 	}
-	if !s.db.writeBehind(s.loc, fence, run, after) {
+	if !s.db.writeBehind(s.loc, fence, after, stmts...) {
 		after(errClosed)
 		return writeErr(errClosed, "committing the link of %s %s and intent %q", l.Kind, l.LocalID, key)
 	}
@@ -362,13 +359,8 @@ func (s *Store) Done(ctx context.Context, key string) (bool, error) {
 // AppendRun implements contactsync.StateStore. A run with the ID of a run
 // in the log replaces it (and counts as appended last).
 func (s *Store) AppendRun(ctx context.Context, r contactsync.RunRecord) error {
-	err := s.write(ctx, nil, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := s.db.exec(ctx, tx, s.db.q.delRun, s.loc, r.ID); err != nil {
-			return err
-		}
-		_, err := s.db.exec(ctx, tx, s.db.q.putRun, s.loc, r.ID, unixMilli(r.Started), unixMilli(r.Finished), blob(r.Report), blob([]byte(r.Err)))
-		return err
-	})
+	err := s.write(ctx, nil, s.st(s.db.q.delRun, r.ID),
+		s.st(s.db.q.putRun, r.ID, unixMilli(r.Started), unixMilli(r.Finished), blob(r.Report), blob([]byte(r.Err))))
 	return writeErr(err, "appending run %s", r.ID)
 }
 
@@ -531,4 +523,38 @@ func writeErr(err error, format string, args ...any) error {
 		return nil
 	}
 	return fmt.Errorf("contactsync: "+format+": %w", append(args, err)...)
+}
+
+// PrefetchLinks implements contactsync.LinkPrefetcher for a fenced view
+// (the plain store ignores it): one query reads the links of localIDs, and
+// the view's Link answers from them, once each. The IDs go in one
+// argument (a JSON array read by json_each with SQLite, a text array with
+// PostgreSQL), so the statement is prepared once.
+func (s *Store) PrefetchLinks(ctx context.Context, kind contactsync.Kind, localIDs []string) error {
+	if s.cache == nil || len(localIDs) == 0 {
+		return nil
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(localIDs)))
+	var list any = ids
+	if s.db.dialect == SQLite {
+		b, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		list = string(b)
+	}
+	var found []contactsync.Link
+	err := s.query(ctx, s.db.q.prefetch, func() { found = nil }, func(rows *sql.Rows) error {
+		var l contactsync.Link
+		if err := scanLink(rows, &l); err != nil {
+			return err
+		}
+		found = append(found, l)
+		return nil
+	}, kind, list)
+	if err != nil {
+		return fmt.Errorf("contactsync: prefetching %s links: %w", kind, err)
+	}
+	s.cache.put(kind, ids, found)
+	return nil
 }

@@ -43,6 +43,9 @@ type op struct {
 	ctx   context.Context
 	loc   string
 	fence *contactsync.Lease
+	// stmts are the op's statements, run in order; or, for an op that
+	// reads what it writes (leases, the budget), run does the work.
+	stmts []stmt
 	run   func(ctx context.Context, tx *sql.Tx) error
 	done  chan error // buffered: the writer never blocks on it
 	after func(error)
@@ -52,6 +55,32 @@ type op struct {
 	// batches of two processes).
 	solo  bool
 	state atomic.Int32
+}
+
+// stmt is a statement of an op; rows, if set, gets the rows it affected.
+type stmt struct {
+	query string
+	args  []any
+	rows  *int64
+}
+
+// exec runs o's work in tx.
+func (o *op) exec(ctx context.Context, db *DB, tx *sql.Tx) error {
+	if o.run != nil {
+		return o.run(ctx, tx)
+	}
+	for _, st := range o.stmts {
+		res, err := db.exec(ctx, tx, st.query, st.args...)
+		if err != nil {
+			return err
+		}
+		if st.rows != nil {
+			if *st.rows, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // finish hands o its result.
@@ -185,7 +214,7 @@ func (w *writer) release(batch []*op) {
 // gatherMax. A commit costs about the same for one write as for dozens (it
 // waits for the disk), so a busy store commits far more writes per second.
 func (w *writer) gather(last int) {
-	if last < 2 || !w.db.dialect.IsSQLite() {
+	if last < 2 {
 		return
 	}
 	start := time.Now()
@@ -255,6 +284,9 @@ func (w *writer) flush(batch []*op) {
 	results := make([]error, len(batch))
 	err := w.db.dialect.Retry(ctx, func() error {
 		clear(results)
+		if done, err := w.db.pipeline(ctx, batch, results); done {
+			return err
+		}
 		return w.db.inTx(ctx, func(tx *sql.Tx) error {
 			fences := map[fenceKey]int64{}
 			// The leases' rows are locked in one order in every
@@ -279,7 +311,7 @@ func (w *writer) flush(batch []*op) {
 					results[i] = ferr
 					continue
 				}
-				if err := o.run(ctx, tx); err != nil {
+				if err := o.exec(ctx, w.db, tx); err != nil {
 					return err
 				}
 			}
@@ -357,8 +389,8 @@ func (s *DB) readFence(ctx context.Context, tx *sql.Tx, k fenceKey, seen map[fen
 // write hands run to the writers and waits for its commit. It returns
 // ctx's error if ctx ends first; the write may then still be committed,
 // unless no writer had taken it yet.
-func (s *DB) write(ctx context.Context, loc string, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.writeOp(ctx, &op{ctx: ctx, loc: loc, fence: fence, run: run, done: make(chan error, 1)})
+func (s *DB) write(ctx context.Context, loc string, fence *contactsync.Lease, stmts ...stmt) error {
+	return s.writeOp(ctx, &op{ctx: ctx, loc: loc, fence: fence, stmts: stmts, done: make(chan error, 1)})
 }
 
 // writeSolo is write in a transaction of its own (see op.solo).
@@ -399,8 +431,8 @@ func (s *DB) enqueue(o *op) bool {
 // writeBehind hands run to the writers without waiting for it: after gets
 // its result once it is committed (or failed). It returns false after
 // Close.
-func (s *DB) writeBehind(loc string, fence *contactsync.Lease, run func(ctx context.Context, tx *sql.Tx) error, after func(error)) bool {
-	return s.enqueue(&op{ctx: context.Background(), loc: loc, fence: fence, run: run, after: after})
+func (s *DB) writeBehind(loc string, fence *contactsync.Lease, after func(error), stmts ...stmt) bool {
+	return s.enqueue(&op{ctx: context.Background(), loc: loc, fence: fence, stmts: stmts, after: after})
 }
 
 // exec runs one statement of an op.

@@ -1,0 +1,229 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+// A transaction of a PostgreSQL DB over pgx (github.com/jackc/pgx/v5/stdlib)
+// is pipelined: its statements go to the server together and their
+// answers come back together, four round trips in all (begin, the leases
+// of the fences, the writes, commit) instead of one per statement. A busy
+// store's transactions carry dozens of writes, so this is what makes
+// PostgreSQL keep up (BENCHMARKS.md). With another driver, or for the ops
+// that read what they write (leases, the budget), the writers use
+// database/sql as SQLite does.
+
+// pgxConn is implemented by the database/sql driver connections of
+// github.com/jackc/pgx/v5/stdlib.
+type pgxConn interface{ Conn() *pgx.Conn }
+
+// errNoPipeline: the driver is not pgx; the batch goes through
+// database/sql.
+var errNoPipeline = errors.New("not a pgx connection")
+
+// pipeline runs batch in one pipelined transaction if it can: with
+// PostgreSQL over pgx, and ops of statements only. done reports whether it
+// did (err is then its outcome, and results the refusals of fenced ops);
+// if not, the caller runs the batch through database/sql.
+func (s *DB) pipeline(ctx context.Context, batch []*op, results []error) (done bool, err error) {
+	if s.dialect != Postgres || s.noPipeline.Load() {
+		return false, nil
+	}
+	for _, o := range batch {
+		if o.run != nil {
+			return false, nil
+		}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return true, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc, ok := dc.(pgxConn)
+		if !ok {
+			return errNoPipeline
+		}
+		c := pc.Conn()
+		if ok, err := s.pipelineOnce(ctx, c, batch); ok {
+			return err
+		}
+		return s.pipelineTx(ctx, c, batch, results)
+	})
+	if errors.Is(err, errNoPipeline) {
+		s.noPipeline.Store(true)
+		return false, nil
+	}
+	return true, err
+}
+
+// pipelineOnce runs batch in one round trip: BEGIN, an assertion of
+// each fence (which locks the lease's row, and divides by zero if its
+// token moved on), the writes and COMMIT, all sent together. ok is false
+// if any statement failed — a fence that does not hold, mostly — and the
+// transaction is rolled back: the caller then runs pipelineTx, which
+// checks each fence and refuses only the ops whose fence moved on.
+func (s *DB) pipelineOnce(ctx context.Context, c *pgx.Conn, batch []*op) (ok bool, err error) {
+	type fenceTok struct {
+		fenceKey
+		token int64
+	}
+	var fences []fenceTok
+	for _, o := range batch {
+		if o.fence != nil {
+			fences = append(fences, fenceTok{fenceKey{o.loc, o.fence.Name}, o.fence.Token})
+		}
+	}
+	slices.SortFunc(fences, func(a, b fenceTok) int {
+		return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name), cmp.Compare(a.token, b.token))
+	})
+	fences = slices.Compact(fences)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, f := range fences {
+		b.Queue(s.q.fenceAssert, f.loc, f.name, f.token)
+	}
+	var dests []*int64
+	for _, o := range batch {
+		for _, st := range o.stmts {
+			b.Queue(st.query, pgxArgs(st.args)...)
+			dests = append(dests, st.rows)
+		}
+	}
+	b.Queue("COMMIT")
+	s.statements.Add(int64(len(fences) + len(dests)))
+	br := c.SendBatch(ctx, b)
+	failed := func() (bool, error) {
+		br.Close()
+		// The batch stopped at the failing statement: the transaction
+		// is open and aborted.
+		if _, err := c.Exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			return true, err // the connection is unusable: fail the batch
+		}
+		return false, nil
+	}
+	if _, err := br.Exec(); err != nil {
+		return failed()
+	}
+	for range fences {
+		if _, err := br.Exec(); err != nil {
+			return failed()
+		}
+	}
+	for _, dst := range dests {
+		tag, err := br.Exec()
+		if err != nil {
+			return failed()
+		}
+		if dst != nil {
+			*dst = tag.RowsAffected()
+		}
+	}
+	if _, err := br.Exec(); err != nil { // COMMIT
+		br.Close()
+		return true, err
+	}
+	return true, br.Close()
+}
+
+func (s *DB) pipelineTx(ctx context.Context, c *pgx.Conn, batch []*op, results []error) (err error) {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+
+	// The fences' leases, locked in one order (see flush).
+	var keys []fenceKey
+	for _, o := range batch {
+		if o.fence != nil {
+			keys = append(keys, fenceKey{o.loc, o.fence.Name})
+		}
+	}
+	slices.SortFunc(keys, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name)) })
+	keys = slices.Compact(keys)
+	tokens := make(map[fenceKey]int64, len(keys))
+	if len(keys) > 0 {
+		b := &pgx.Batch{}
+		for _, k := range keys {
+			b.Queue(s.q.fence, k.loc, k.name)
+		}
+		s.statements.Add(int64(len(keys)))
+		br := tx.SendBatch(ctx, b)
+		for _, k := range keys {
+			var token int64
+			switch err := br.QueryRow().Scan(&token); {
+			case errors.Is(err, pgx.ErrNoRows):
+				token = -1
+			case err != nil:
+				br.Close()
+				return err
+			}
+			tokens[k] = token
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+	}
+
+	// The writes of the ops whose fence holds, in order.
+	b := &pgx.Batch{}
+	var dests []*int64 // per queued statement
+	for i, o := range batch {
+		if o.fence != nil {
+			if token := tokens[fenceKey{o.loc, o.fence.Name}]; token != o.fence.Token {
+				results[i] = fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, o.fence.Name, o.fence.Token, token)
+				continue
+			}
+		}
+		for _, st := range o.stmts {
+			b.Queue(st.query, pgxArgs(st.args)...)
+			dests = append(dests, st.rows)
+		}
+	}
+	if len(dests) > 0 {
+		s.statements.Add(int64(len(dests)))
+		br := tx.SendBatch(ctx, b)
+		for _, dst := range dests {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			if dst != nil {
+				*dst = tag.RowsAffected()
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// pgxArgs converts arguments as database/sql would for the driver: named
+// string types (contactsync.Kind) to strings.
+func pgxArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case contactsync.Kind:
+			out[i] = string(v)
+		default:
+			out[i] = v
+		}
+	}
+	return out
+}
