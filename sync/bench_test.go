@@ -23,8 +23,10 @@ import (
 
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
+	"github.com/gymflow/contacts-go/internal/pgtest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
 	"golang.org/x/time/rate"
 )
 
@@ -70,11 +72,29 @@ func generated(n int, withChildren bool) iter.Seq2[contactsync.Member, error] {
 // benchStore opens a fresh store of the kind named.
 func benchStore(b *testing.B, kind, location string) contactsync.StateStore {
 	b.Helper()
-	if kind == "memory" {
+	switch kind {
+	case "memory":
 		return memstore.New()
+	case "postgres":
+		db, err := sqlstore.New(pgtest.DB(b), sqlstore.Postgres)
+		if err == nil {
+			err = db.Migrate(context.Background())
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		s, err := db.Location(location)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
 	}
 	return openSQLite(b, filepath.Join(b.TempDir(), "sync.db"), location)
 }
+
+// benchStores are the stores the benchmarks compare.
+var benchStores = []string{"memory", "sqlite", "postgres"}
 
 // benchFake starts a fake with its limits off and a small request log.
 func benchFake(b *testing.B) *contactstest.Server {
@@ -102,7 +122,7 @@ func benchEngine(b *testing.B, srv *contactstest.Server, store contactsync.State
 func BenchmarkSyncFirstRun(b *testing.B) {
 	const n = 1000
 	for _, children := range []bool{false, true} {
-		for _, kind := range []string{"sqlite", "memory"} {
+		for _, kind := range benchStores {
 			name := kind
 			if children {
 				name += "/task+note"
@@ -137,7 +157,7 @@ func BenchmarkSyncFirstRun(b *testing.B) {
 // call, only the store's reads, the mapping and the hashes.
 func BenchmarkSyncNoChange(b *testing.B) {
 	const n = 1000
-	for _, kind := range []string{"sqlite", "memory"} {
+	for _, kind := range benchStores {
 		b.Run(kind, func(b *testing.B) {
 			srv := benchFake(b)
 			eng := benchEngine(b, srv, benchStore(b, kind, srv.LocationID()))
