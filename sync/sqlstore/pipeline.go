@@ -92,10 +92,17 @@ func (s *DB) pipelineOnce(ctx context.Context, c *pgx.Conn, batch []*op) (ok boo
 		b.Queue(s.q.fenceAssert, f.loc, f.name, f.token)
 	}
 	var dests []*int64
-	for _, o := range batch {
-		for _, st := range o.stmts {
-			b.Queue(st.query, pgxArgs(st.args)...)
-			dests = append(dests, st.rows)
+	if multi, ok := s.coalesce(batch); ok {
+		for _, st := range multi {
+			b.Queue(st.query, st.args...)
+			dests = append(dests, nil)
+		}
+	} else {
+		for _, o := range batch {
+			for _, st := range o.stmts {
+				b.Queue(st.query, pgxArgs(st.args)...)
+				dests = append(dests, st.rows)
+			}
 		}
 	}
 	b.Queue("COMMIT")
@@ -226,4 +233,128 @@ func pgxArgs(args []any) []any {
 		}
 	}
 	return out
+}
+
+// coalesce turns a batch of intents recorded and links committed — a busy
+// engine's batch — into two statements over arrays, one for all the
+// intents and one for all the links, when that changes nothing: only
+// those two kinds of statement, every intent key and every link once. It
+// saves PostgreSQL a statement's work per write (parse, plan, executor),
+// which is what bounds it on a small machine.
+func (s *DB) coalesce(batch []*op) ([]stmt, bool) {
+	var (
+		intents, links [][]any
+		keys           = map[[2]string]bool{}
+		linkKeys       = map[[3]string]bool{}
+	)
+	for _, o := range batch {
+		for _, st := range o.stmts {
+			if st.rows != nil {
+				return nil, false
+			}
+			switch st.query {
+			case s.q.putIntent: // loc, key, kind, local_id, op, data, created_at
+				k := [2]string{argString(st.args[0]), argString(st.args[1])}
+				if keys[k] {
+					return nil, false
+				}
+				keys[k] = true
+				intents = append(intents, st.args)
+			case s.q.commitLink: // loc, key, loc, kind, local_id, …
+				k := [2]string{argString(st.args[0]), argString(st.args[1])}
+				lk := [3]string{argString(st.args[2]), argString(st.args[3]), argString(st.args[4])}
+				if keys[k] || linkKeys[lk] {
+					return nil, false
+				}
+				keys[k], linkKeys[lk] = true, true
+				links = append(links, st.args)
+			default:
+				return nil, false
+			}
+		}
+	}
+	if len(intents)+len(links) < 2 {
+		return nil, false
+	}
+	var out []stmt
+	if len(intents) > 0 {
+		out = append(out, stmt{query: s.q.putIntents, args: columns(intents, []int{0, 1, 2, 3, 4}, []int{5}, nil, []int{6})})
+	}
+	if len(links) > 0 {
+		// loc, key | loc, kind, local_id, remote_id, member_id, contact_id, hash, state, tags, archived, updated_at
+		gone := columns(links, []int{0, 1}, nil, nil, nil)
+		rows := make([][]any, len(links))
+		for i, a := range links {
+			rows[i] = a[2:]
+		}
+		cols := columns(rows, []int{0, 1, 2, 3, 4, 5, 6}, []int{7}, []int{9}, []int{10})
+		// tags (index 8) is text or NULL.
+		tags := make([]*string, len(rows))
+		for i, r := range rows {
+			if t, ok := r[8].(string); ok {
+				tags[i] = &t
+			}
+		}
+		cols = append(cols[:8], append([]any{tags}, cols[8:]...)...)
+		out = append(out, stmt{query: s.q.commitLinks, args: append(gone, cols...)})
+	}
+	return out, true
+}
+
+// columns turns rows of arguments into arrays, one per column, in column
+// order: the columns at text as []string, at bytes as [][]byte (nil for
+// NULL), at bools as []bool, at ints as []*int64 (nil for NULL).
+func columns(rows [][]any, text, bytes, bools, ints []int) []any {
+	type col struct {
+		at  int
+		val any
+	}
+	var cols []col
+	for _, i := range text {
+		v := make([]string, len(rows))
+		for r, row := range rows {
+			v[r] = argString(row[i])
+		}
+		cols = append(cols, col{i, v})
+	}
+	for _, i := range bytes {
+		v := make([][]byte, len(rows))
+		for r, row := range rows {
+			v[r], _ = row[i].([]byte)
+		}
+		cols = append(cols, col{i, v})
+	}
+	for _, i := range bools {
+		v := make([]bool, len(rows))
+		for r, row := range rows {
+			v[r], _ = row[i].(bool)
+		}
+		cols = append(cols, col{i, v})
+	}
+	for _, i := range ints {
+		v := make([]*int64, len(rows))
+		for r, row := range rows {
+			if n, ok := row[i].(int64); ok {
+				v[r] = &n
+			}
+		}
+		cols = append(cols, col{i, v})
+	}
+	slices.SortFunc(cols, func(a, b col) int { return cmp.Compare(a.at, b.at) })
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		out[i] = c.val
+	}
+	return out
+}
+
+// argString is a text argument as a string.
+func argString(a any) string {
+	switch v := a.(type) {
+	case string:
+		return v
+	case contactsync.Kind:
+		return string(v)
+	}
+	return fmt.Sprint(a)
 }

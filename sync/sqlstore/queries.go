@@ -21,12 +21,15 @@ const (
 type queries struct {
 	link, byRemote, putLink, delLink, links, member string
 	commitLink, prefetch                            string
-	putIntent, intent, intents, delIntent           string
-	markDone, done, delRun, putRun, runs            string
-	putActivity, activity, delActivity, delContact  string
-	putInbox, pendingInbox, doneInbox, purgeInbox   string
-	cursor, setCursor, delCursor                    string
-	seen, putSeen, markDirty, dirty, clearDirty     string
+	// putIntents and commitLinks are putIntent and commitLink for many
+	// rows at once, from arrays (PostgreSQL only: pipeline.go).
+	putIntents, commitLinks                        string
+	putIntent, intent, intents, delIntent          string
+	markDone, done, delRun, putRun, runs           string
+	putActivity, activity, delActivity, delContact string
+	putInbox, pendingInbox, doneInbox, purgeInbox  string
+	cursor, setCursor, delCursor                   string
+	seen, putSeen, markDirty, dirty, clearDirty    string
 
 	// Leases and the budget. fence reads a lease's token for a fenced
 	// write (locking the row against a concurrent acquisition on
@@ -63,6 +66,17 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 		// its last two arguments, location and key.
 		commitLink: `WITH gone AS (DELETE FROM {p}intents WHERE location_id = ? AND key = ?)
 	INSERT INTO {p}links (location_id, ` + linkColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (location_id, kind, local_id) DO UPDATE SET remote_id = excluded.remote_id,
+	member_id = excluded.member_id, contact_id = excluded.contact_id, hash = excluded.hash, state = excluded.state,
+	tags = excluded.tags, archived = excluded.archived, updated_at = excluded.updated_at`,
+		putIntents: `INSERT INTO {p}intents (location_id, ` + intentColumns + `)
+	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[])
+	ON CONFLICT (location_id, key) DO UPDATE SET kind = excluded.kind, local_id = excluded.local_id,
+	op = excluded.op, data = excluded.data, created_at = excluded.created_at`,
+		commitLinks: `WITH gone AS (DELETE FROM {p}intents AS i USING unnest(?::text[], ?::text[]) AS d (location_id, key)
+	WHERE i.location_id = d.location_id AND i.key = d.key)
+	INSERT INTO {p}links (location_id, ` + linkColumns + `)
+	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::text[], ?::boolean[], ?::bigint[])
 	ON CONFLICT (location_id, kind, local_id) DO UPDATE SET remote_id = excluded.remote_id,
 	member_id = excluded.member_id, contact_id = excluded.contact_id, hash = excluded.hash, state = excluded.state,
 	tags = excluded.tags, archived = excluded.archived, updated_at = excluded.updated_at`,
@@ -140,7 +154,7 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	}
 	r := strings.NewReplacer("{p}", p)
 	for _, s := range []*string{
-		&q.link, &q.byRemote, &q.putLink, &q.commitLink, &q.prefetch, &q.delLink, &q.links, &q.member,
+		&q.link, &q.byRemote, &q.putLink, &q.commitLink, &q.prefetch, &q.putIntents, &q.commitLinks, &q.delLink, &q.links, &q.member,
 		&q.putIntent, &q.intent, &q.intents, &q.delIntent,
 		&q.markDone, &q.done, &q.delRun, &q.putRun, &q.runs,
 		&q.putActivity, &q.activity, &q.delActivity, &q.delContact,
