@@ -2,16 +2,16 @@ package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/internal/storekit"
 )
 
 // AcquireLease implements contactsync.LeaseStore, for this process.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (contactsync.Lease, error) {
-	if err := checkLease(name, owner, ttl); err != nil {
+	if err := storekit.CheckLease(name, owner, ttl); err != nil {
 		return contactsync.Lease{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -36,7 +36,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 
 // RenewLease implements contactsync.LeaseStore.
 func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Duration) (contactsync.Lease, error) {
-	if err := checkLease(l.Name, l.Owner, ttl); err != nil {
+	if err := storekit.CheckLease(l.Name, l.Owner, ttl); err != nil {
 		return contactsync.Lease{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -102,8 +102,8 @@ func (f fenced) DeleteIntent(ctx context.Context, key string) error {
 
 // SpendBudget implements contactsync.BudgetStore, for this process.
 func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {
-	if day == "" {
-		return 0, 0, errors.New("contactsync: SpendBudget needs a day")
+	if err := storekit.CheckDay(day); err != nil {
+		return 0, 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
@@ -111,20 +111,7 @@ func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (gran
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	cur := s.budget[day]
-	next := max(min(cur+n, max(limit, cur)), 0) // never past limit, never below zero
-	if n > 0 && next < cur {
-		next = cur
-	}
+	next := storekit.BudgetAfter(cur, n, limit)
 	s.budget[day] = next
 	return next - cur, next, nil
-}
-
-func checkLease(name, owner string, ttl time.Duration) error {
-	if name == "" || owner == "" {
-		return errors.New("contactsync: a lease needs a name and an owner")
-	}
-	if ttl <= 0 {
-		return errors.New("contactsync: a lease needs a positive time to live")
-	}
-	return nil
 }

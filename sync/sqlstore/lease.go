@@ -3,11 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/internal/storekit"
 )
 
 // Leases live in the leases table, one row per location and name, read and
@@ -18,7 +18,7 @@ import (
 
 // AcquireLease implements contactsync.LeaseStore.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (contactsync.Lease, error) {
-	if err := checkLease(name, owner, ttl); err != nil {
+	if err := storekit.CheckLease(name, owner, ttl); err != nil {
 		return contactsync.Lease{}, err
 	}
 	var (
@@ -54,7 +54,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 
 // RenewLease implements contactsync.LeaseStore.
 func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Duration) (contactsync.Lease, error) {
-	if err := checkLease(l.Name, l.Owner, ttl); err != nil {
+	if err := storekit.CheckLease(l.Name, l.Owner, ttl); err != nil {
 		return contactsync.Lease{}, err
 	}
 	var lost error
@@ -106,16 +106,6 @@ func (s *Store) lockLease(ctx context.Context, tx *sql.Tx, name string) (cur con
 	return cur, now, err
 }
 
-func checkLease(name, owner string, ttl time.Duration) error {
-	if name == "" || owner == "" {
-		return errors.New("contactsync: a lease needs a name and an owner")
-	}
-	if ttl < time.Millisecond {
-		return errors.New("contactsync: a lease needs a time to live of a millisecond or more")
-	}
-	return nil
-}
-
 // Fenced implements contactsync.LeaseStore: the returned store's intent
 // writes check, in their transaction, that l's token is still the lease's.
 // Its Commit is written behind (see pending.go).
@@ -144,8 +134,8 @@ func (f fenced) DeleteIntent(ctx context.Context, key string) error {
 // SpendBudget implements contactsync.BudgetStore: the day's row is read
 // and updated in one transaction with the row locked.
 func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {
-	if day == "" {
-		return 0, 0, errors.New("contactsync: SpendBudget needs a day")
+	if err := storekit.CheckDay(day); err != nil {
+		return 0, 0, err
 	}
 	err = s.db.writeSolo(ctx, s.loc, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := s.db.exec(ctx, tx, s.db.q.budgetNew, s.loc, day); err != nil {
@@ -155,10 +145,7 @@ func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (gran
 		if err := tx.QueryRowContext(ctx, s.db.q.budgetGet, s.loc, day).Scan(&cur); err != nil {
 			return err
 		}
-		next := max(min(cur+n, max(limit, cur)), 0) // never past limit, never below zero
-		if n > 0 && next < cur {
-			next = cur
-		}
+		next := storekit.BudgetAfter(cur, n, limit)
 		granted, used = next-cur, next
 		if next == cur {
 			return nil

@@ -107,3 +107,33 @@ func QueryKinds(q contactsync.ActivityQuery) (kinds []contactsync.Kind, ok bool)
 	}
 	return kinds, true
 }
+
+// CheckLease reports a lease request no store can grant.
+func CheckLease(name, owner string, ttl time.Duration) error {
+	if name == "" || owner == "" {
+		return errors.New("contactsync: a lease needs a name and an owner")
+	}
+	if ttl < time.Millisecond {
+		return errors.New("contactsync: a lease needs a time to live of a millisecond or more")
+	}
+	return nil
+}
+
+// CheckDay reports a budget day no store can count.
+func CheckDay(day string) error {
+	if day == "" {
+		return errors.New("contactsync: SpendBudget needs a day")
+	}
+	return nil
+}
+
+// BudgetAfter is a day's count after SpendBudget adds n to cur under
+// limit: never past the limit (a lower limit grants nothing and takes
+// nothing back), never below zero.
+func BudgetAfter(cur, n, limit int) int {
+	next := max(min(cur+n, max(limit, cur)), 0)
+	if n > 0 && next < cur {
+		next = cur
+	}
+	return next
+}
