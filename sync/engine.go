@@ -361,6 +361,16 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
+	// Writes the store made behind (a fenced view's Commits) must have
+	// landed for the run to succeed: the refusal of the last one has no
+	// later call to report it.
+	if s, ok := r.store.(interface{ Settle(context.Context) error }); ok {
+		sctx, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		if serr := s.Settle(sctx); serr != nil && err == nil {
+			err = storeErr(serr)
+		}
+		cancelSettle()
+	}
 	r.finish(err)
 	return r.report, err
 }
@@ -684,7 +694,9 @@ func (e *Engine) giveBack() {
 }
 
 func (e *Engine) giveBackLocked(ctx context.Context) {
-	if e.shared == nil || e.allow <= 0 || e.day == "" {
+	// allow > 0: calls drawn and not made go back; allow < 0: calls
+	// retried past the allowance (a deficit) are paid.
+	if e.shared == nil || e.budget <= 0 || e.allow == 0 || e.day == "" {
 		return
 	}
 	if _, _, err := e.shared.SpendBudget(ctx, e.day, -e.allow, e.budget); err != nil {

@@ -72,12 +72,12 @@ type LeaseStore interface {
 	// ReleaseLease frees l if it is still held with l's token (no error
 	// otherwise).
 	ReleaseLease(ctx context.Context, l Lease) error
-	// Fenced returns a view of the store whose intent writes — PutIntent,
-	// Commit and DeleteIntent — take effect only while l's token is the
-	// lease's current one, and otherwise fail with an error matching
-	// ErrLeaseLost. The check and the write are atomic: once another
+	// Fenced returns a view of the store whose writes of intents and links
+	// — PutIntent, Commit, DeleteIntent, PutLink and DeleteLink — take
+	// effect only while l's token is the lease's current one, and
+	// otherwise fail with an error matching ErrLeaseLost. The check and the write are atomic: once another
 	// runner has acquired the lease, no fenced write of l's holder lands.
-	// PutIntent and DeleteIntent report a refusal at once; a Commit may be
+	// Every write but Commit reports a refusal at once; a Commit may be
 	// written behind (its view reads it at once, others once committed)
 	// and report a refusal on the view's next call instead, which then
 	// fails, as every later one does.

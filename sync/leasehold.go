@@ -58,6 +58,9 @@ type leaseHold struct {
 	cancels map[int]context.CancelCauseFunc
 	next    int
 	lost    error
+	// releasing is closed when the last hold's release of the lease has
+	// ended (nil when none is under way).
+	releasing chan struct{}
 }
 
 // hold acquires the lease for a call (or joins the calls holding it) and
@@ -69,6 +72,20 @@ func (h *leaseHold) hold(ctx context.Context) (context.Context, Lease, func(), e
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for h.refs == 0 && h.releasing != nil {
+		// The last hold is still releasing the lease: acquiring it now
+		// (the same owner: the same lease and token) would be undone by
+		// that release.
+		r := h.releasing
+		h.mu.Unlock()
+		select {
+		case <-r:
+		case <-ctx.Done():
+			h.mu.Lock()
+			return ctx, Lease{}, nil, context.Cause(ctx)
+		}
+		h.mu.Lock()
+	}
 	if h.refs == 0 {
 		l, err := h.acquire(ctx)
 		if err != nil {
@@ -120,14 +137,23 @@ func (h *leaseHold) unhold(id int) {
 		lease         Lease
 		lost          error
 	)
+	var releasing chan struct{}
 	if last {
 		done, stopped, lease, lost = h.done, h.stopped, h.lease, h.lost
+		releasing = make(chan struct{})
+		h.releasing = releasing
 	}
 	h.mu.Unlock()
 	cancel(nil)
 	if !last {
 		return
 	}
+	defer func() {
+		h.mu.Lock()
+		h.releasing = nil
+		h.mu.Unlock()
+		close(releasing)
+	}()
 	close(done)
 	<-stopped
 	if lost != nil {

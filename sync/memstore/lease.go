@@ -100,6 +100,14 @@ func (f fenced) DeleteIntent(ctx context.Context, key string) error {
 	return f.deleteIntent(ctx, key, &f.lease)
 }
 
+func (f fenced) PutLink(ctx context.Context, l contactsync.Link) error {
+	return f.commit(ctx, l, "", &f.lease) // a commit without an intent
+}
+
+func (f fenced) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
+	return f.deleteLink(ctx, kind, localID, &f.lease)
+}
+
 // SpendBudget implements contactsync.BudgetStore, for this process.
 func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {
 	if err := storekit.CheckDay(day); err != nil {

@@ -187,11 +187,21 @@ func removeIndex[K, V comparable](ix map[K]map[V]struct{}, k K, v V) {
 
 // DeleteLink implements contactsync.StateStore.
 func (s *Store) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
+	return s.deleteLink(ctx, kind, localID, nil)
+}
+
+// deleteLink removes a link, if fence is nil or still holds the lease.
+func (s *Store) deleteLink(ctx context.Context, kind contactsync.Kind, localID string, fence *contactsync.Lease) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fence != nil {
+		if err := s.current(*fence); err != nil {
+			return err
+		}
+	}
 	k := linkKey{kind, localID}
 	if old, ok := s.links[k]; ok {
 		s.unindex(old)

@@ -335,8 +335,18 @@ func (s *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return &unknownOutcome{err}
+	}
+	return nil
 }
+
+// unknownOutcome is the error of a transaction that may have committed:
+// COMMIT failed, or the connection failed after COMMIT was sent.
+type unknownOutcome struct{ err error }
+
+func (e *unknownOutcome) Error() string { return e.err.Error() }
+func (e *unknownOutcome) Unwrap() error { return e.err }
 
 // limit is limit as a LIMIT argument: no limit for zero or less.
 func (s *DB) limit(limit int) any {

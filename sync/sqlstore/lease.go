@@ -131,6 +131,14 @@ func (f fenced) DeleteIntent(ctx context.Context, key string) error {
 	return f.deleteIntent(ctx, key, &f.lease)
 }
 
+func (f fenced) PutLink(ctx context.Context, l contactsync.Link) error {
+	return f.putLink(ctx, l, &f.lease)
+}
+
+func (f fenced) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
+	return f.deleteLink(ctx, kind, localID, &f.lease)
+}
+
 // SpendBudget implements contactsync.BudgetStore: the day's row is read
 // and updated in one transaction with the row locked.
 func (s *Store) SpendBudget(ctx context.Context, day string, n, limit int) (granted, used int, err error) {

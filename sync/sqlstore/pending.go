@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/internal/storekit"
@@ -171,7 +172,14 @@ type linkCache struct {
 type cachedLink struct {
 	link  contactsync.Link
 	found bool
+	at    time.Time // when the prefetch read it
 }
+
+// maxCacheAge bounds how old a prefetched link may be when Link takes it:
+// an entry no Link took (its change was held back, failed, or read
+// nothing) must not answer much later, after another writer (the
+// location's Inbound) changed the link.
+const maxCacheAge = 5 * time.Second
 
 // take returns and forgets the cached link of k, if any.
 func (c *linkCache) take(k linkKey) (cachedLink, bool) {
@@ -184,7 +192,7 @@ func (c *linkCache) take(k linkKey) (cachedLink, bool) {
 	if ok {
 		delete(c.entries, k)
 	}
-	return e, ok
+	return e, ok && time.Since(e.at) < maxCacheAge
 }
 
 // touch forgets k for good: the view writes it.
@@ -203,7 +211,7 @@ func (c *linkCache) touch(k linkKey) {
 
 // put caches what a prefetch read: found links, and the IDs asked for it
 // did not find as absent.
-func (c *linkCache) put(kind contactsync.Kind, ids []string, found []contactsync.Link) {
+func (c *linkCache) put(kind contactsync.Kind, ids []string, found []contactsync.Link, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) > maxCached {
@@ -211,12 +219,12 @@ func (c *linkCache) put(kind contactsync.Kind, ids []string, found []contactsync
 	}
 	for _, id := range ids {
 		if _, ok := c.touched[linkKey{kind, id}]; !ok {
-			c.entries[linkKey{kind, id}] = cachedLink{}
+			c.entries[linkKey{kind, id}] = cachedLink{at: at}
 		}
 	}
 	for _, l := range found {
 		if _, ok := c.touched[linkKey{l.Kind, l.LocalID}]; !ok {
-			c.entries[linkKey{l.Kind, l.LocalID}] = cachedLink{link: l, found: true}
+			c.entries[linkKey{l.Kind, l.LocalID}] = cachedLink{link: l, found: true, at: at}
 		}
 	}
 }

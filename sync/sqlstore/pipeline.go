@@ -113,7 +113,9 @@ func (s *DB) pipelineOnce(ctx context.Context, c *pgx.Conn, batch []*op) (ok boo
 		// The batch stopped at the failing statement: the transaction
 		// is open and aborted.
 		if _, err := c.Exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
-			return true, err // the connection is unusable: fail the batch
+			// The connection is unusable: the server may have run the
+			// whole batch, COMMIT included.
+			return true, &unknownOutcome{err}
 		}
 		return false, nil
 	}
@@ -136,9 +138,12 @@ func (s *DB) pipelineOnce(ctx context.Context, c *pgx.Conn, batch []*op) (ok boo
 	}
 	if _, err := br.Exec(); err != nil { // COMMIT
 		br.Close()
-		return true, err
+		return true, &unknownOutcome{err}
 	}
-	return true, br.Close()
+	if err := br.Close(); err != nil {
+		return true, &unknownOutcome{err}
+	}
+	return true, nil
 }
 
 func (s *DB) pipelineTx(ctx context.Context, c *pgx.Conn, batch []*op, results []error) (err error) {
@@ -217,7 +222,10 @@ func (s *DB) pipelineTx(ctx context.Context, c *pgx.Conn, batch []*op, results [
 			return err
 		}
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return &unknownOutcome{err}
+	}
+	return nil
 }
 
 // pgxArgs converts arguments as database/sql would for the driver: named

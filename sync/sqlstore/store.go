@@ -119,6 +119,10 @@ func (s *Store) write(ctx context.Context, fence *contactsync.Lease, stmts ...st
 // that spans many rows.
 func (s *Store) settled(ctx context.Context) error { return s.pend.wait(ctx) }
 
+// Settle waits until the writes a fenced view made behind (its Commits)
+// are committed, and returns the error of one that failed.
+func (s *Store) Settle(ctx context.Context) error { return s.settled(ctx) }
+
 // st is a statement of the location: its arguments follow the location.
 func (s *Store) st(query string, args ...any) stmt {
 	return stmt{query: query, args: append([]any{s.loc}, args...)}
@@ -174,18 +178,26 @@ func (s *Store) LinkByRemote(ctx context.Context, kind contactsync.Kind, remoteI
 
 // PutLink implements contactsync.StateStore.
 func (s *Store) PutLink(ctx context.Context, l contactsync.Link) error {
+	return s.putLink(ctx, l, nil)
+}
+
+func (s *Store) putLink(ctx context.Context, l contactsync.Link, fence *contactsync.Lease) error {
 	args, err := linkArgs(l)
 	if err != nil {
 		return err
 	}
 	s.cache.touch(linkKey{l.Kind, l.LocalID})
-	return writeErr(s.exec(ctx, nil, s.db.q.putLink, args...), "storing the link of %s %s", l.Kind, l.LocalID)
+	return writeErr(s.exec(ctx, fence, s.db.q.putLink, args...), "storing the link of %s %s", l.Kind, l.LocalID)
 }
 
 // DeleteLink implements contactsync.StateStore.
 func (s *Store) DeleteLink(ctx context.Context, kind contactsync.Kind, localID string) error {
+	return s.deleteLink(ctx, kind, localID, nil)
+}
+
+func (s *Store) deleteLink(ctx context.Context, kind contactsync.Kind, localID string, fence *contactsync.Lease) error {
 	s.cache.touch(linkKey{kind, localID})
-	return writeErr(s.exec(ctx, nil, s.db.q.delLink, kind, localID), "deleting the link of %s %s", kind, localID)
+	return writeErr(s.exec(ctx, fence, s.db.q.delLink, kind, localID), "deleting the link of %s %s", kind, localID)
 }
 
 // Links implements contactsync.StateStore. A limit of zero or less means
@@ -544,6 +556,7 @@ func (s *Store) PrefetchLinks(ctx context.Context, kind contactsync.Kind, localI
 		list = string(b)
 	}
 	var found []contactsync.Link
+	at := time.Now() // before the read: the entries are at least this old
 	err := s.query(ctx, s.db.q.prefetch, func() { found = nil }, func(rows *sql.Rows) error {
 		var l contactsync.Link
 		if err := scanLink(rows, &l); err != nil {
@@ -555,6 +568,6 @@ func (s *Store) PrefetchLinks(ctx context.Context, kind contactsync.Kind, localI
 	if err != nil {
 		return fmt.Errorf("contactsync: prefetching %s links: %w", kind, err)
 	}
-	s.cache.put(kind, ids, found)
+	s.cache.put(kind, ids, found, at)
 	return nil
 }

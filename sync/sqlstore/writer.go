@@ -322,7 +322,11 @@ func (w *writer) flush(batch []*op) {
 		w.db.commits.Add(1)
 		w.db.batched.Add(int64(len(batch)))
 	}
-	if err == nil || len(batch) == 1 {
+	var unknown *unknownOutcome
+	if err == nil || len(batch) == 1 || errors.As(err, &unknown) {
+		// A batch that may have committed is not run again: an op run
+		// twice would report what its first run did (MarkDone and
+		// PutInbox: first = false) as done before.
 		for i, o := range batch {
 			if err != nil {
 				results[i] = err

@@ -21,8 +21,8 @@ type LeaseStateStore interface {
 // the stores newStore returns, one per subtest: a lease is held by one
 // owner at a time, passes on when it expires or is released with a
 // greater token, is renewed only by its holder, and a fenced view's
-// intent writes land only while its token is current (a Commit written
-// behind may report the refusal on the view's next call). Two subtests wait
+// writes of intents and links land only while its token is current (a
+// Commit written behind may report the refusal on the view's next call). Two subtests wait
 // for a lease of 30 ms to expire.
 func RunLease(t *testing.T, newStore func(t *testing.T) LeaseStateStore) {
 	t.Helper()
@@ -178,6 +178,8 @@ func testLeaseFenced(t *testing.T, s LeaseStateStore) {
 	}
 	lost("PutIntent", f.PutIntent(ctx, contactsync.Intent{Key: "k3", Kind: contactsync.KindMember, LocalID: "m3", Op: "create"}))
 	lost("DeleteIntent", f.DeleteIntent(ctx, "k2"))
+	lost("PutLink", f.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: "m5", RemoteID: "c5"}))
+	lost("DeleteLink", f.DeleteLink(ctx, contactsync.KindMember, "m1"))
 	// A Commit may be written behind: refused now, or by the fence when
 	// it is written, and then every later call of the view reports it.
 	if err := f.Commit(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: "m2", RemoteID: "c2"}, "k2"); err == nil {
@@ -196,6 +198,9 @@ func testLeaseFenced(t *testing.T, s LeaseStateStore) {
 	}
 	if _, err := s.Link(ctx, contactsync.KindMember, "m2"); !errors.Is(err, contactsync.ErrNotFound) {
 		t.Errorf("a refused Commit stored its link: %v", err)
+	}
+	if _, err := s.Link(ctx, contactsync.KindMember, "m5"); !errors.Is(err, contactsync.ErrNotFound) {
+		t.Errorf("a refused PutLink stored its link: %v", err)
 	}
 	// What landed before stays.
 	if got := mustLink(t, s, contactsync.KindMember, "m1"); got.RemoteID != "c1" {
