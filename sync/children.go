@@ -191,6 +191,13 @@ func (r *run) createChild(ctx context.Context, key, localID string, in childInte
 	switch {
 	case err == nil:
 		return r.commitChild(ctx, key, localID, in, remoteID, true)
+	case budgetRefused(err):
+		// Nothing was created: the budget refused the call before it was
+		// sent, or the API refused it (429).
+		if derr := r.store.DeleteIntent(ctx, key); derr != nil {
+			return storeErr(derr)
+		}
+		return err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || fatal(err):
 		return err // the intent stays: the next run resolves it
 	case errors.Is(err, contacts.ErrValidation) || errors.Is(err, contacts.ErrNotFound) || errors.Is(err, contacts.ErrRateLimited):

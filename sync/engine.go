@@ -361,6 +361,11 @@ func (e *Engine) Apply(ctx context.Context, changes iter.Seq2[Change, error]) (*
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
+	if err == nil && r.halting.Load() {
+		r.mu.Lock()
+		err = r.halted
+		r.mu.Unlock()
+	}
 	// Writes the store made behind (a fenced view's Commits) must have
 	// landed for the run to succeed: the refusal of the last one has no
 	// later call to report it.
@@ -398,6 +403,11 @@ type run struct {
 	// leased reports that the run holds the location's lease.
 	leased bool
 
+	// halting is set (and halted holds why) once a spent budget stops
+	// the run's new work; see stop.
+	halting atomic.Bool
+	halted  error
+
 	mu        sync.Mutex // guards report's slices and counters below
 	processed int
 	settled   map[string]bool // members created or linked this run by resolving an intent
@@ -425,11 +435,37 @@ func (r *run) wasSettled(memberID string) bool {
 	return r.settled[memberID]
 }
 
-// stop ends the run early with err.
+// stop ends the run early with err. A spent daily budget (the engine's
+// or the server's) only stops new work: calls already in flight finish
+// and are recorded, for they are spent either way, and cutting them off
+// would leave their intents to resolve. Anything else cancels the run.
 func (r *run) stop(err error) {
+	if budgetRefused(err) {
+		r.mu.Lock()
+		first := r.halted == nil
+		if first {
+			r.halted = err
+		}
+		r.mu.Unlock()
+		if first {
+			r.e.logger.Error("contactsync: run stopping once the calls in flight finish", "run", r.report.RunID, "error", err)
+			r.halting.Store(true)
+		}
+		return
+	}
 	r.e.logger.Error("contactsync: run stopping", "run", r.report.RunID, "error", err)
 	r.cancel(err)
 }
+
+// budgetRefused reports a call that a spent daily budget refused: the
+// engine's before sending it, or the API's (a 429 it did not process).
+func budgetRefused(err error) bool {
+	return errors.Is(err, ErrBudgetExhausted) || errors.Is(err, contacts.ErrDailyLimitExceeded)
+}
+
+// stopped reports whether the run takes no new work: its context is done
+// or a spent budget halted it.
+func (r *run) stopped(ctx context.Context) bool { return ctx.Err() != nil || r.halting.Load() }
 
 // fatal reports whether err must stop the run rather than fail one record.
 func fatal(err error) bool {
@@ -826,6 +862,13 @@ func (r *run) create(ctx context.Context, memberID, key string, in memberIntent,
 			}
 		}
 		return link, lerr
+	case budgetRefused(err):
+		// Nothing was created: the budget refused the call before it was
+		// sent, or the API refused it (429).
+		if derr := r.store.DeleteIntent(ctx, key); derr != nil {
+			return Link{}, storeErr(derr)
+		}
+		return Link{}, err
 	case fatal(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return Link{}, err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):

@@ -303,3 +303,26 @@ func TestStoreOfAnotherLocationIsRefused(t *testing.T) {
 		t.Error("NewInbound accepted a store of another location")
 	}
 }
+
+// TestBudgetExhaustionLetsCallsInFlightFinish: when the daily budget runs
+// out with 16 workers at work, the calls already in flight finish and are
+// recorded — none is cut off, leaving an intent to resolve — and no new
+// one starts.
+func TestBudgetExhaustionLetsCallsInFlightFinish(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, contactsync.WithDailyBudget(15, 0))
+	rep, err := w.eng.SyncMembers(context.Background(), seq(members(60)))
+	if !errors.Is(err, contactsync.ErrBudgetExhausted) {
+		t.Fatalf("err = %v, want ErrBudgetExhausted\n%s", err, rep)
+	}
+	if n := len(w.srv.Contacts("")); n != 15 {
+		t.Errorf("%d contacts for a budget of 15 calls", n)
+	}
+	if rep.Created != 15 || rep.APICalls != 15 {
+		t.Errorf("report: %d created with %d calls, want 15 and 15\n%s", rep.Created, rep.APICalls, rep)
+	}
+	intents, err := w.store.Intents(context.Background())
+	if err != nil || len(intents) != 0 {
+		t.Errorf("%d intents left (%v): a call in flight was cut off", len(intents), err)
+	}
+}

@@ -114,7 +114,7 @@ func (r *run) hold(it item, err error, a *attempt) bool {
 // waits or the rounds are spent; what still waits then is abandoned by
 // the caller.
 func (r *run) retryRounds(ctx context.Context) {
-	for round := 1; r.retrying && ctx.Err() == nil; round++ {
+	for round := 1; r.retrying && !r.stopped(ctx); round++ {
 		r.mu.Lock()
 		later := r.later
 		r.later, r.waiting = nil, nil
@@ -192,7 +192,7 @@ func (r *run) pass(ctx context.Context, items iter.Seq2[item, error]) error {
 				}
 				r.prefetch(ctx, window)
 				for _, it := range window {
-					if ctx.Err() != nil {
+					if r.stopped(ctx) {
 						if it.prev != nil {
 							r.abandon(*it.prev)
 						}
@@ -209,7 +209,7 @@ func (r *run) pass(ctx context.Context, items iter.Seq2[item, error]) error {
 			inputErr = fmt.Errorf("contactsync: reading changes: %w", err)
 			break
 		}
-		if ctx.Err() != nil {
+		if r.stopped(ctx) {
 			if it.prev == nil {
 				break // the rest is the next run's
 			}
