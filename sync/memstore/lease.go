@@ -74,7 +74,7 @@ func (s *Store) current(l contactsync.Lease) error {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	if s.tokens[l.Name] != l.Token {
-		return fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, l.Name, l.Token, s.tokens[l.Name])
+		return storekit.LeaseLost(l, s.tokens[l.Name])
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
@@ -65,7 +64,7 @@ func (s *Store) RenewLease(ctx context.Context, l contactsync.Lease, ttl time.Du
 			return err
 		}
 		if cur.Token != l.Token || cur.Owner != l.Owner {
-			lost = fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, l.Name, l.Token, cur.Token)
+			lost = storekit.LeaseLost(l, cur.Token)
 			return nil
 		}
 		l.Expires = time.UnixMilli(now + ttl.Milliseconds()).UTC()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/internal/storekit"
 )
 
 // A transaction of a PostgreSQL DB over pgx (github.com/jackc/pgx/v5/stdlib)
@@ -157,15 +158,8 @@ func (s *DB) pipelineTx(ctx context.Context, c *pgx.Conn, batch []*op, results [
 		}
 	}()
 
-	// The fences' leases, locked in one order (see flush).
-	var keys []fenceKey
-	for _, o := range batch {
-		if o.fence != nil {
-			keys = append(keys, fenceKey{o.loc, o.fence.Name})
-		}
-	}
-	slices.SortFunc(keys, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name)) })
-	keys = slices.Compact(keys)
+	// The fences' leases, locked in one order.
+	keys := fenceKeys(batch)
 	tokens := make(map[fenceKey]int64, len(keys))
 	if len(keys) > 0 {
 		b := &pgx.Batch{}
@@ -196,7 +190,7 @@ func (s *DB) pipelineTx(ctx context.Context, c *pgx.Conn, batch []*op, results [
 	for i, o := range batch {
 		if o.fence != nil {
 			if token := tokens[fenceKey{o.loc, o.fence.Name}]; token != o.fence.Token {
-				results[i] = fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, o.fence.Name, o.fence.Token, token)
+				results[i] = storekit.LeaseLost(*o.fence, token)
 				continue
 			}
 		}

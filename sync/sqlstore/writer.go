@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/internal/storekit"
 )
 
 // The writers group commits: every write of a DB's stores is an op handed
@@ -289,16 +289,7 @@ func (w *writer) flush(batch []*op) {
 		}
 		return w.db.inTx(ctx, func(tx *sql.Tx) error {
 			fences := map[fenceKey]int64{}
-			// The leases' rows are locked in one order in every
-			// transaction.
-			var keys []fenceKey
-			for _, o := range batch {
-				if o.fence != nil {
-					keys = append(keys, fenceKey{o.loc, o.fence.Name})
-				}
-			}
-			slices.SortFunc(keys, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name)) })
-			for _, k := range slices.Compact(keys) {
+			for _, k := range fenceKeys(batch) {
 				if _, err := w.db.readFence(ctx, tx, k, fences); err != nil {
 					return err
 				}
@@ -353,6 +344,20 @@ func batchContext(batch []*op) (context.Context, context.CancelFunc) {
 // fenceKey names a lease.
 type fenceKey struct{ loc, name string }
 
+// fenceKeys returns the leases batch's ops are fenced by, each once, in
+// the one order every transaction locks them in (no two transactions wait
+// for each other's lease rows).
+func fenceKeys(batch []*op) []fenceKey {
+	var keys []fenceKey
+	for _, o := range batch {
+		if o.fence != nil {
+			keys = append(keys, fenceKey{o.loc, o.fence.Name})
+		}
+	}
+	slices.SortFunc(keys, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.name, b.name)) })
+	return slices.Compact(keys)
+}
+
 // checkFence checks o's fence, if it has one, within tx: the lease's
 // token must still be the fence's. It reads each lease once per
 // transaction, locking its row (PostgreSQL: FOR SHARE; SQLite holds the
@@ -367,7 +372,7 @@ func (s *DB) checkFence(ctx context.Context, tx *sql.Tx, o *op, seen map[fenceKe
 		return err
 	}
 	if token != o.fence.Token {
-		return fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, o.fence.Name, o.fence.Token, token)
+		return storekit.LeaseLost(*o.fence, token)
 	}
 	return nil
 }

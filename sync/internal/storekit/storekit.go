@@ -7,6 +7,7 @@ package storekit
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -136,4 +137,10 @@ func BudgetAfter(cur, n, limit int) int {
 		next = cur
 	}
 	return next
+}
+
+// LeaseLost is the error of a write fenced by l (or a renewal of l) when
+// the lease's token is now now: another runner holds it, or held it.
+func LeaseLost(l contactsync.Lease, now int64) error {
+	return fmt.Errorf("%w: %s lease token %d, now %d", contactsync.ErrLeaseLost, l.Name, l.Token, now)
 }
