@@ -25,7 +25,8 @@ import (
 type reviewDriver struct {
 	inner     sqlite.Driver
 	gate      atomic.Pointer[chan struct{}]
-	failAfter atomic.Bool // the next Commit of a markDone transaction fails after committing
+	entered   atomic.Pointer[chan struct{}] // closed when a statement first waits for gate
+	failAfter atomic.Bool                   // the next Commit of a markDone transaction fails after committing
 }
 
 type reviewConn struct {
@@ -69,6 +70,9 @@ func (c *reviewConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx
 }
 func (c *reviewConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	if g := c.d.gate.Load(); g != nil && strings.Contains(q, "cursors") {
+		if e := c.d.entered.Swap(nil); e != nil {
+			close(*e)
+		}
 		<-*g
 	}
 	if strings.Contains(q, "done (location_id, key, done_at)") {
@@ -122,12 +126,19 @@ func TestReviewFallbackRerunsAnOpWhoseBatchMayHaveCommitted(t *testing.T) {
 	}
 	// A writer held in a transaction, so that the next writes queue up
 	// and go into one batch.
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{})
+	var opened sync.Once
+	open := func() { opened.Do(func() { reviewDrv.gate.Store(nil); close(gate) }) }
+	t.Cleanup(open) // before db.Close (cleanups run last first), even if the test fails
+	reviewDrv.entered.Store(&entered)
 	reviewDrv.gate.Store(&gate)
-	defer reviewDrv.gate.Store(nil)
 	held := make(chan error, 1)
 	go func() { held <- s.SetCursor(ctx, "hold", "x") }()
-	waitFor(t, func() bool { db.w.mu.Lock(); defer db.w.mu.Unlock(); return len(db.w.busy) > 0 })
+	select {
+	case <-entered: // the writer is in its transaction, waiting
+	case <-time.After(time.Minute):
+		t.Fatal("the held write never reached the database")
+	}
 
 	var (
 		wg    sync.WaitGroup
@@ -142,8 +153,7 @@ func TestReviewFallbackRerunsAnOpWhoseBatchMayHaveCommitted(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return db.w.queued() == 2 })
 	reviewDrv.failAfter.Store(true)
-	reviewDrv.gate.Store(nil)
-	close(gate)
+	open()
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +171,7 @@ func TestReviewFallbackRerunsAnOpWhoseBatchMayHaveCommitted(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+	for deadline := time.Now().Add(time.Minute); !cond(); {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out")
 		}
