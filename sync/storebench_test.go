@@ -47,13 +47,13 @@ func longMembers(t *testing.T) []int {
 	return sizes
 }
 
-// TestLongStoreSync syncs n generated members (contact only) into a fake
+// TestLongStoreSyncMemorySQLitePostgres syncs n generated members (contact only) into a fake
 // in a child process, on each store: a first sync, then an unchanged
 // re-run. It reports members/s, the SQL stores' statements and commits
 // per member, and the peak resident set of this process (the engine, the
 // SDK and, for SQLite, the database engine; the fake and the PostgreSQL
 // server are processes of their own).
-func TestLongStoreSync(t *testing.T) {
+func TestLongStoreSyncMemorySQLitePostgres(t *testing.T) {
 	skipUnlessLong(t)
 	self := strconv.Itoa(os.Getpid())
 	type row struct {
@@ -158,7 +158,7 @@ func TestLongStoreSync(t *testing.T) {
 	t.Log(b.String())
 }
 
-// TestLongStoreCapacity finds how many locations one machine's store
+// TestLongStoreCapacitySQLitePostgres finds how many locations one machine's store
 // carries at full API speed: each location is a goroutine that, ten times
 // a second (the API's 100 requests per 10 s), does what the engine does
 // around one API call — read a link, record a fenced intent (waited for),
@@ -166,7 +166,7 @@ func TestLongStoreSync(t *testing.T) {
 // For growing numbers of locations it reports the operations per second
 // achieved against the target and the 99th percentile of the intent's
 // wait; a count is carried if it achieves ≥ 95% of its target.
-func TestLongStoreCapacity(t *testing.T) {
+func TestLongStoreCapacitySQLitePostgres(t *testing.T) {
 	skipUnlessLong(t)
 	const dur = 10 * time.Second
 	counts := []int{100, 200, 400, 800, 1600}
