@@ -70,7 +70,7 @@ func generated(n int, withChildren bool) iter.Seq2[contactsync.Member, error] {
 }
 
 // benchStore opens a fresh store of the kind named.
-func benchStore(b *testing.B, kind, location string) contactsync.StateStore {
+func benchStore(b testing.TB, kind, location string) contactsync.StateStore {
 	b.Helper()
 	switch kind {
 	case "memory":
@@ -97,7 +97,7 @@ func benchStore(b *testing.B, kind, location string) contactsync.StateStore {
 var benchStores = []string{"memory", "sqlite", "postgres"}
 
 // benchFake starts a fake with its limits off and a small request log.
-func benchFake(b *testing.B) *contactstest.Server {
+func benchFake(b testing.TB) *contactstest.Server {
 	b.Helper()
 	srv := contactstest.NewServer(contactstest.WithoutRateLimits(), contactstest.WithRequestLogLimit(1000))
 	b.Cleanup(srv.Close)
@@ -107,7 +107,7 @@ func benchFake(b *testing.B) *contactstest.Server {
 	return srv
 }
 
-func benchEngine(b *testing.B, srv *contactstest.Server, store contactsync.StateStore) *contactsync.Engine {
+func benchEngine(b testing.TB, srv *contactstest.Server, store contactsync.StateStore) *contactsync.Engine {
 	b.Helper()
 	eng, err := contactsync.NewEngine(srv.Client(), store, engineMapping(b))
 	if err != nil {

@@ -15,7 +15,17 @@ import (
 // and bitmap scans disabled, so that the planner shows whether one exists
 // and gives the order), without
 // a sort where an index gives the order.
+//
+// It does so twice: on tables with statistics, and on tables never
+// analyzed (a new database before autovacuum's first pass), where the
+// planner believes every condition matches one row; there, no statement
+// may filter rows its index read (it would read the whole location).
 func TestPostgresQueryPlans(t *testing.T) {
+	t.Run("analyzed", func(t *testing.T) { checkPostgresPlans(t, true) })
+	t.Run("never analyzed", func(t *testing.T) { checkPostgresPlans(t, false) })
+}
+
+func checkPostgresPlans(t *testing.T, analyze bool) {
 	raw := pgtest.DB(t)
 	db, err := New(raw, Postgres)
 	if err != nil {
@@ -39,6 +49,9 @@ func TestPostgresQueryPlans(t *testing.T) {
 		`INSERT INTO contactsync_done SELECT 'loc' || (i % 20), 'd' || i, i FROM generate_series(1, 20000) i`,
 		`ANALYZE`,
 	} {
+		if stmt == `ANALYZE` && !analyze {
+			continue
+		}
 		if _, err := raw.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -103,8 +116,20 @@ func TestPostgresQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		p := strings.Join(plan, "\n")
-		if strings.Contains(p, "Seq Scan") || !strings.Contains(p, "using "+tc.index) {
+		index := tc.index
+		if !analyze && tc.name == "activity" {
+			// Without statistics the planner costs this index's range
+			// of (location, kind) and the primary key's one row alike,
+			// and may take either; with them, the key (above).
+			index = "contactsync_activities_"
+		}
+		if strings.Contains(p, "Seq Scan") || !strings.Contains(p, "using "+index) {
 			t.Errorf("%s does not read %s:\n%s", tc.name, tc.index, p)
+		}
+		// (A DELETE keeps its partial index's predicate as a filter, to
+		// recheck a row updated concurrently: it removes nothing.)
+		if !analyze && strings.Contains(strings.ReplaceAll(p, "Filter: done", ""), "Filter:") {
+			t.Errorf("%s filters what its index read:\n%s", tc.name, p)
 		}
 		if tc.sorted && strings.Contains(p, "Sort") && !strings.Contains(p, "Incremental Sort") {
 			t.Errorf("%s sorts what it reads:\n%s", tc.name, p)

@@ -47,10 +47,20 @@ type queries struct {
 
 func buildQueries(d sqldb.Dialect, p string) queries {
 	lock, nowMilli, least := "", `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`, "min"
-	anyID := `local_id IN (SELECT value FROM json_each(?))` // a JSON array of IDs
+	// prefetch reads the links of a list of IDs, given as one argument: a
+	// JSON array read by json_each with SQLite; a text array with
+	// PostgreSQL, each element looked up on its own in a LATERAL subquery
+	// (OFFSET 0 keeps it from being flattened into a join). The plain
+	// "local_id = ANY(?)" reads the wrong plan on tables never analyzed
+	// (a new database's first sync, before autovacuum's first pass): the
+	// planner takes (location, kind) for one row, scans them all and
+	// filters by the array, so every query reads the whole location. The
+	// lookup of one ID plans on the primary key whatever the statistics.
+	prefetch := `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND local_id IN (SELECT value FROM json_each(?))`
 	if d == sqldb.Postgres {
 		lock, nowMilli, least = " FOR UPDATE", `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`, "LEAST"
-		anyID = `local_id = ANY(?)` // a text array of IDs
+		prefetch = `SELECT l.* FROM (SELECT ?::text AS loc, ?::text AS knd) AS k CROSS JOIN unnest(?::text[]) AS i (id),
+	LATERAL (SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = k.loc AND kind = k.knd AND local_id = i.id OFFSET 0) AS l`
 	}
 	share := strings.Replace(lock, "UPDATE", "SHARE", 1)
 	q := queries{
@@ -80,7 +90,7 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	ON CONFLICT (location_id, kind, local_id) DO UPDATE SET remote_id = excluded.remote_id,
 	member_id = excluded.member_id, contact_id = excluded.contact_id, hash = excluded.hash, state = excluded.state,
 	tags = excluded.tags, archived = excluded.archived, updated_at = excluded.updated_at`,
-		prefetch: `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND ` + anyID,
+		prefetch: prefetch,
 		delLink:  `DELETE FROM {p}links WHERE location_id = ? AND kind = ? AND local_id = ?`,
 		links: `SELECT ` + linkColumns + ` FROM {p}links WHERE location_id = ? AND kind = ? AND local_id > ?
 	ORDER BY local_id LIMIT ?`,

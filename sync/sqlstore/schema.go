@@ -43,8 +43,8 @@ func ddl(d sqldb.Dialect, p string) []string {
 	updated_at BIGINT,
 	PRIMARY KEY (location_id, kind, local_id)
 )`,
-		`CREATE INDEX IF NOT EXISTS {p}links_remote ON {p}links (location_id, kind, remote_id, local_id)`,
-		`CREATE INDEX IF NOT EXISTS {p}links_member ON {p}links (location_id, kind, member_id, local_id)`,
+		`CREATE INDEX IF NOT EXISTS {p}links_remote ON {p}links (location_id, remote_id, kind, local_id)`,
+		`CREATE INDEX IF NOT EXISTS {p}links_member ON {p}links (location_id, member_id, kind, local_id)`,
 		`CREATE TABLE IF NOT EXISTS {p}intents (
 	location_id TEXT NOT NULL,
 	key TEXT NOT NULL,
