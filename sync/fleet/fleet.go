@@ -1,0 +1,324 @@
+package fleet
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/gymflow/contacts-go/internal/sqldb"
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+// Defaults of Config.
+const (
+	DefaultQueue   = "contactsync"
+	DefaultWorkers = 10
+	DefaultBatch   = 500
+	DefaultSlice   = time.Minute
+	DefaultPrefix  = "contactsync_"
+)
+
+// Config configures a Fleet.
+type Config struct {
+	// Engine returns the engine of a location: its client (with the
+	// location's token and rate limiter) over its store (a sqlstore
+	// location, whose lease keeps one engine per location running). It is
+	// called for each job; it may return a cached engine. Required unless
+	// InsertOnly.
+	Engine func(ctx context.Context, location string) (*contactsync.Engine, error)
+
+	// InsertOnly makes a fleet that only enqueues (GymFlow's web
+	// processes): it runs no jobs.
+	InsertOnly bool
+	// Queue is the River queue of the fleet's jobs (DefaultQueue), and
+	// Workers how many of its jobs this process runs at once
+	// (DefaultWorkers).
+	Queue   string
+	Workers int
+	// Batch bounds the changes one Apply takes from the outbox
+	// (DefaultBatch); Slice how long one job drains its location before it
+	// hands the rest on to a new job at the back of the queue
+	// (DefaultSlice), so that a location with a backlog does not hold a
+	// worker for hours, nor run long enough to look stuck to River.
+	Batch int
+	Slice time.Duration
+	// RescueAfter is how long a job may run before River takes its worker
+	// for dead and runs it again (River's RescueStuckJobsAfter; default
+	// 10 × Slice, at least 5 minutes).
+	RescueAfter time.Duration
+	// TablePrefix prefixes the fleet's tables (DefaultPrefix). River's
+	// tables are River's own.
+	TablePrefix string
+	// Logger receives the fleet's and River's logs (slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Queue == "" {
+		c.Queue = DefaultQueue
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.Slice == 0 {
+		c.Slice = DefaultSlice
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = max(10*c.Slice, 5*time.Minute)
+	}
+	if c.TablePrefix == "" {
+		c.TablePrefix = DefaultPrefix
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case !c.InsertOnly && c.Engine == nil:
+		return errors.New("fleet: Config.Engine is required (or InsertOnly)")
+	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0:
+		return errors.New("fleet: Workers, Batch, Slice and RescueAfter must not be negative")
+	case !validPrefix.MatchString(c.TablePrefix):
+		return fmt.Errorf("fleet: table prefix %q: only letters, digits and underscores, not starting with a digit", c.TablePrefix)
+	case c.RescueAfter <= c.Slice:
+		return fmt.Errorf("fleet: RescueAfter (%s) must be longer than Slice (%s)", c.RescueAfter, c.Slice)
+	}
+	return nil
+}
+
+var validPrefix = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,40}$`)
+
+// Fleet runs the sync of many locations as River jobs. TTx is the
+// transaction type of its River driver: pgx.Tx for PostgreSQL (NewPostgres),
+// *sql.Tx for SQLite (NewSQLite). GymFlow enqueues changes in its own
+// transactions of that type (Enqueue).
+type Fleet[TTx any] struct {
+	cfg    Config
+	db     backend[TTx]
+	client *river.Client[TTx]
+	q      queries
+	// complete marks a job completed in a transaction (river.JobCompleteTx
+	// for the fleet's driver).
+	complete func(ctx context.Context, tx TTx, job *river.Job[outboundArgs]) error
+	migrate  func(ctx context.Context) error
+}
+
+// NewPostgres returns a fleet on PostgreSQL: River's pgx driver over pool,
+// the outbox in the same database.
+func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Fleet[pgx.Tx], error) {
+	if pool == nil {
+		return nil, errors.New("fleet: a nil pool")
+	}
+	driver := riverpgxv5.New(pool)
+	f, err := newFleet[pgx.Tx](driver, pgBackend{pool}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.complete = func(ctx context.Context, tx pgx.Tx, job *river.Job[outboundArgs]) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	}
+	f.migrate = func(ctx context.Context) error { return migrateRiver(ctx, driver, cfg.Logger) }
+	return f, nil
+}
+
+// NewSQLite returns a fleet on SQLite: River's SQLite driver over db (a
+// modernc.org/sqlite database with one connection, as River's SQLite
+// driver asks: db.SetMaxOpenConns(1) is applied), the outbox in the same
+// file. It runs in one process; a fleet of processes needs PostgreSQL.
+func NewSQLite(db *sql.DB, cfg Config) (*Fleet[*sql.Tx], error) {
+	if db == nil {
+		return nil, errors.New("fleet: a nil database")
+	}
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	f, err := newFleet[*sql.Tx](driver, sqliteBackend{db}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.complete = func(ctx context.Context, tx *sql.Tx, job *river.Job[outboundArgs]) error {
+		_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
+		return err
+	}
+	f.migrate = func(ctx context.Context) error { return migrateRiver(ctx, driver, cfg.Logger) }
+	return f, nil
+}
+
+func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], logger *slog.Logger) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("fleet: River's migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("fleet: migrating River's tables: %w", err)
+	}
+	return nil
+}
+
+func newFleet[TTx any](driver riverdriver.Driver[TTx], db backend[TTx], cfg Config) (*Fleet[TTx], error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	f := &Fleet[TTx]{cfg: cfg, db: db, q: buildQueries(db.dialect(), cfg.TablePrefix)}
+	rc := &river.Config{
+		Logger:               cfg.Logger,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		// A job's own bound is Slice; River's timeout only backs it up.
+		JobTimeout: cfg.RescueAfter - cfg.Slice/2,
+		// Changes must never be discarded: a job fails only for reasons
+		// that pass (a store or API outage), and is retried until they do.
+		MaxAttempts: 10_000,
+	}
+	if !cfg.InsertOnly {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &outboundWorker[TTx]{f: f}); err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}}
+	}
+	client, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	f.client = client
+	return f, nil
+}
+
+// Client is the fleet's River client, for what the fleet does not wrap
+// (subscriptions, River UI, listing jobs). Insert the fleet's jobs through
+// Enqueue, not through it.
+func (f *Fleet[TTx]) Client() *river.Client[TTx] { return f.client }
+
+// Migrate creates River's tables (River's own migrations) and the fleet's.
+// Both are idempotent.
+func (f *Fleet[TTx]) Migrate(ctx context.Context) error {
+	if err := f.migrate(ctx); err != nil {
+		return err
+	}
+	for _, stmt := range ddl(f.db.dialect(), f.cfg.TablePrefix) {
+		if err := f.db.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("fleet: creating the fleet's tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// Schema returns the statements that create the fleet's tables, for a
+// migration tool of one's own (River's tables come from River's
+// migrations: rivermigrate or the river CLI).
+func Schema(d sqldb.Dialect, tablePrefix string) (string, error) {
+	if tablePrefix == "" {
+		tablePrefix = DefaultPrefix
+	}
+	if !validPrefix.MatchString(tablePrefix) {
+		return "", fmt.Errorf("fleet: table prefix %q: only letters, digits and underscores, not starting with a digit", tablePrefix)
+	}
+	return strings.Join(ddl(d, tablePrefix), ";\n\n") + ";\n", nil
+}
+
+// Start starts the fleet's workers (River's client); Stop lets the jobs
+// in flight finish (each within Slice) and stops.
+func (f *Fleet[TTx]) Start(ctx context.Context) error { return f.client.Start(ctx) }
+
+// Stop stops the fleet: no new job starts, the jobs in flight finish or
+// are cancelled when ctx ends (their changes stay in the outbox and run
+// again later). It returns once they have.
+func (f *Fleet[TTx]) Stop(ctx context.Context) error {
+	err := f.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Hand the jobs in flight back: cancelled, they return and River
+		// records them for a retry.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return f.client.StopAndCancel(cctx)
+	}
+	return err
+}
+
+// Enqueue records changes of a location in GymFlow's transaction tx and
+// schedules the location's sync job in the same transaction: if tx
+// commits, the changes will be applied, in the order given (and after the
+// location's changes committed before); if it rolls back, nothing was
+// enqueued. A change committed while the location's job is running is
+// applied by that job or by one that follows it, never lost.
+//
+// With PostgreSQL, tx holds a shared lock on the location until it ends,
+// which keeps the location's job from reading past a change still being
+// written; keep such transactions short.
+func (f *Fleet[TTx]) Enqueue(ctx context.Context, tx TTx, location string, changes ...contactsync.Change) error {
+	if err := checkLocation(location); err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	encoded := make([][]byte, len(changes))
+	for i, ch := range changes {
+		b, err := encodeChange(ch)
+		if err != nil {
+			return err
+		}
+		encoded[i] = b
+	}
+	if f.db.dialect() == sqldb.Postgres {
+		if err := f.db.execTx(ctx, tx, f.q.lockShared, lockKey(location)); err != nil {
+			return fmt.Errorf("fleet: locking location %q: %w", location, err)
+		}
+	}
+	now := time.Now().UnixMilli()
+	for _, b := range encoded {
+		if err := f.db.execTx(ctx, tx, f.q.insert, location, b, now); err != nil {
+			return fmt.Errorf("fleet: enqueueing a change of location %q: %w", location, err)
+		}
+	}
+	if _, err := f.client.InsertTx(ctx, tx, outboundArgs{Location: location}, f.outboundOpts()); err != nil {
+		return fmt.Errorf("fleet: scheduling the sync of location %q: %w", location, err)
+	}
+	return nil
+}
+
+// Pending reports how many changes of location wait in the outbox, and
+// when the oldest was enqueued (zero if none).
+func (f *Fleet[TTx]) Pending(ctx context.Context, location string) (n int, oldest time.Time, err error) {
+	var ms sql.NullInt64
+	err = f.db.queryRow(ctx, f.q.pending, []any{location}, &n, &ms)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("fleet: reading the outbox of location %q: %w", location, err)
+	}
+	if ms.Valid {
+		oldest = time.UnixMilli(ms.Int64)
+	}
+	return n, oldest, nil
+}
+
+func checkLocation(location string) error {
+	if location == "" || len(location) > 256 || strings.ContainsAny(location, "\x00") {
+		return fmt.Errorf("fleet: invalid location ID %q", location)
+	}
+	return nil
+}
+
+// lockKey is the PostgreSQL advisory lock of a location's outbox.
+func lockKey(location string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("contactsync/fleet/outbox\x00"))
+	h.Write([]byte(location))
+	return int64(h.Sum64())
+}
