@@ -143,27 +143,46 @@ func (b sqliteBackend) inTx(ctx context.Context, f func(tx *sql.Tx) error) error
 	return tx.Commit()
 }
 
+// queueQueries are the statements of one of the fleet's queue tables:
+// the outbox (GymFlow's changes) or the inbox (webhook deliveries).
+type queueQueries struct {
+	insert, batch, remove, any, pending string
+}
+
 // queries are the fleet's statements in its dialect.
 type queries struct {
-	insert, batch, remove, any, pending, lockShared, lock string
+	out, in queueQueries
+	// A GymFlow transaction enqueueing a location's changes (or
+	// deliveries) holds the location's lock shared; the location's job
+	// takes it alone to read its queue, so that it never reads past a row
+	// still being written (sequence numbers are handed out before commit),
+	// and to complete itself once the queue is empty.
+	lockShared, lock string
 }
 
 func buildQueries(d sqldb.Dialect, p string) queries {
+	queue := func(table, insert string) queueQueries {
+		return queueQueries{
+			insert:  insert,
+			batch:   `SELECT seq, body FROM {p}` + table + ` WHERE location_id = ? ORDER BY seq LIMIT ?`,
+			remove:  `DELETE FROM {p}` + table + ` WHERE location_id = ? AND seq <= ?`,
+			any:     `SELECT seq FROM {p}` + table + ` WHERE location_id = ? ORDER BY seq LIMIT 1`,
+			pending: `SELECT count(*), min(enqueued_at) FROM {p}` + table + ` WHERE location_id = ?`,
+		}
+	}
 	q := queries{
-		insert:  `INSERT INTO {p}fleet_outbox (location_id, change, enqueued_at) VALUES (?, ?, ?)`,
-		batch:   `SELECT seq, change FROM {p}fleet_outbox WHERE location_id = ? ORDER BY seq LIMIT ?`,
-		remove:  `DELETE FROM {p}fleet_outbox WHERE location_id = ? AND seq <= ?`,
-		any:     `SELECT seq FROM {p}fleet_outbox WHERE location_id = ? ORDER BY seq LIMIT 1`,
-		pending: `SELECT count(*), min(enqueued_at) FROM {p}fleet_outbox WHERE location_id = ?`,
-		// A GymFlow transaction enqueueing changes of a location holds
-		// its lock shared; the location's job takes it alone to read the
-		// outbox, so that it never reads a change past one still being
-		// written (sequence numbers are handed out before commit).
+		out: queue("fleet_outbox", `INSERT INTO {p}fleet_outbox (location_id, body, enqueued_at) VALUES (?, ?, ?)`),
+		in: queue("fleet_inbox", `INSERT INTO {p}fleet_inbox (location_id, webhook_id, body, enqueued_at) VALUES (?, ?, ?, ?)
+	ON CONFLICT (location_id, webhook_id) DO NOTHING`),
 		lockShared: `SELECT pg_advisory_xact_lock_shared(?)`,
 		lock:       `SELECT pg_advisory_xact_lock(?)`,
 	}
 	r := strings.NewReplacer("{p}", p)
-	for _, s := range []*string{&q.insert, &q.batch, &q.remove, &q.any, &q.pending, &q.lockShared, &q.lock} {
+	for _, s := range []*string{
+		&q.out.insert, &q.out.batch, &q.out.remove, &q.out.any, &q.out.pending,
+		&q.in.insert, &q.in.batch, &q.in.remove, &q.in.any, &q.in.pending,
+		&q.lockShared, &q.lock,
+	} {
 		*s = d.Rebind(r.Replace(*s))
 	}
 	return q
@@ -182,10 +201,21 @@ func ddl(d sqldb.Dialect, p string) []string {
 		`CREATE TABLE IF NOT EXISTS {p}fleet_outbox (
 	seq {serial},
 	location_id TEXT NOT NULL,
-	change {blob} NOT NULL,
+	body {blob} NOT NULL,
 	enqueued_at BIGINT NOT NULL
 )`,
 		`CREATE INDEX IF NOT EXISTS {p}fleet_outbox_location ON {p}fleet_outbox (location_id, seq)`,
+		// The inbox: verified webhook deliveries, until the location's
+		// inbound job hands them to its Inbound's durable inbox.
+		`CREATE TABLE IF NOT EXISTS {p}fleet_inbox (
+	seq {serial},
+	location_id TEXT NOT NULL,
+	webhook_id TEXT NOT NULL,
+	body {blob} NOT NULL,
+	enqueued_at BIGINT NOT NULL,
+	UNIQUE (location_id, webhook_id)
+)`,
+		`CREATE INDEX IF NOT EXISTS {p}fleet_inbox_location ON {p}fleet_inbox (location_id, seq)`,
 	} {
 		out = append(out, r.Replace(s))
 	}

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/gymflow/contacts-go/internal/sqldb"
 	contactsync "github.com/gymflow/contacts-go/sync"
@@ -30,6 +33,11 @@ const (
 	DefaultBatch   = 500
 	DefaultSlice   = time.Minute
 	DefaultPrefix  = "contactsync_"
+
+	DefaultCycleEvery     = 5 * time.Minute
+	DefaultReconcileEvery = 24 * time.Hour
+	DefaultTick           = time.Minute
+	DefaultRefreshLimit   = 50
 )
 
 // Config configures a Fleet.
@@ -40,6 +48,24 @@ type Config struct {
 	// called for each job; it may return a cached engine. Required unless
 	// InsertOnly.
 	Engine func(ctx context.Context, location string) (*contactsync.Engine, error)
+
+	// Inbound returns the inbound side of a location (over its store, as
+	// Engine). Required for Deliver and for the periodic cycles.
+	Inbound func(ctx context.Context, location string) (*contactsync.Inbound, error)
+	// Locations lists the locations whose inbound side runs periodically:
+	// a Cycle (contact poll, dirty refresh, inbox) every CycleEvery
+	// (DefaultCycleEvery) and a Reconcile every ReconcileEvery
+	// (DefaultReconcileEvery), each location at its own offset within
+	// the period. A negative period turns that task off. The fleet's
+	// leader calls it every Tick (DefaultTick) and schedules what falls
+	// due in the next Tick. Nil: no periodic work.
+	Locations      func(ctx context.Context) ([]string, error)
+	CycleEvery     time.Duration
+	ReconcileEvery time.Duration
+	Tick           time.Duration
+	// RefreshLimit bounds the contacts a Cycle re-reads
+	// (DefaultRefreshLimit).
+	RefreshLimit int
 
 	// InsertOnly makes a fleet that only enqueues (GymFlow's web
 	// processes): it runs no jobs.
@@ -68,32 +94,28 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Queue == "" {
-		c.Queue = DefaultQueue
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.Batch == 0 {
-		c.Batch = DefaultBatch
-	}
-	if c.Slice == 0 {
-		c.Slice = DefaultSlice
-	}
-	if c.RescueAfter == 0 {
-		c.RescueAfter = max(10*c.Slice, 5*time.Minute)
-	}
-	if c.TablePrefix == "" {
-		c.TablePrefix = DefaultPrefix
-	}
+	c.Queue = cmp.Or(c.Queue, DefaultQueue)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.Batch = cmp.Or(c.Batch, DefaultBatch)
+	c.Slice = cmp.Or(c.Slice, DefaultSlice)
+	c.RescueAfter = cmp.Or(c.RescueAfter, max(10*c.Slice, 5*time.Minute))
+	c.TablePrefix = cmp.Or(c.TablePrefix, DefaultPrefix)
+	c.CycleEvery = cmp.Or(c.CycleEvery, DefaultCycleEvery)
+	c.ReconcileEvery = cmp.Or(c.ReconcileEvery, DefaultReconcileEvery)
+	c.Tick = cmp.Or(c.Tick, DefaultTick)
+	c.RefreshLimit = cmp.Or(c.RefreshLimit, DefaultRefreshLimit)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	switch {
 	case !c.InsertOnly && c.Engine == nil:
 		return errors.New("fleet: Config.Engine is required (or InsertOnly)")
-	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0:
-		return errors.New("fleet: Workers, Batch, Slice and RescueAfter must not be negative")
+	case !c.InsertOnly && c.Locations != nil && c.Inbound == nil:
+		return errors.New("fleet: Config.Locations needs Config.Inbound")
+	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0 || c.Tick < 0 || c.RefreshLimit < 0:
+		return errors.New("fleet: Workers, Batch, Slice, RescueAfter, Tick and RefreshLimit must not be negative")
+	case c.Tick < time.Second:
+		return fmt.Errorf("fleet: Tick (%s) must be at least a second", c.Tick)
 	case !validPrefix.MatchString(c.TablePrefix):
 		return fmt.Errorf("fleet: table prefix %q: only letters, digits and underscores, not starting with a digit", c.TablePrefix)
 	case c.RescueAfter <= c.Slice:
@@ -115,7 +137,7 @@ type Fleet[TTx any] struct {
 	q      queries
 	// complete marks a job completed in a transaction (river.JobCompleteTx
 	// for the fleet's driver).
-	complete func(ctx context.Context, tx TTx, job *river.Job[outboundArgs]) error
+	complete func(ctx context.Context, tx TTx, job *rivertype.JobRow) error
 	migrate  func(ctx context.Context) error
 }
 
@@ -125,17 +147,7 @@ func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Fleet[pgx.Tx], error) {
 	if pool == nil {
 		return nil, errors.New("fleet: a nil pool")
 	}
-	driver := riverpgxv5.New(pool)
-	f, err := newFleet[pgx.Tx](driver, pgBackend{pool}, cfg)
-	if err != nil {
-		return nil, err
-	}
-	f.complete = func(ctx context.Context, tx pgx.Tx, job *river.Job[outboundArgs]) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	}
-	f.migrate = func(ctx context.Context) error { return migrateRiver(ctx, driver, cfg.Logger) }
-	return f, nil
+	return newFleet(riverpgxv5.New(pool), pgBackend{pool}, cfg)
 }
 
 // NewSQLite returns a fleet on SQLite: River's SQLite driver over db (a
@@ -147,17 +159,7 @@ func NewSQLite(db *sql.DB, cfg Config) (*Fleet[*sql.Tx], error) {
 		return nil, errors.New("fleet: a nil database")
 	}
 	db.SetMaxOpenConns(1)
-	driver := riversqlite.New(db)
-	f, err := newFleet[*sql.Tx](driver, sqliteBackend{db}, cfg)
-	if err != nil {
-		return nil, err
-	}
-	f.complete = func(ctx context.Context, tx *sql.Tx, job *river.Job[outboundArgs]) error {
-		_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
-		return err
-	}
-	f.migrate = func(ctx context.Context) error { return migrateRiver(ctx, driver, cfg.Logger) }
-	return f, nil
+	return newFleet(riversqlite.New(db), sqliteBackend{db}, cfg)
 }
 
 func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], logger *slog.Logger) error {
@@ -171,11 +173,16 @@ func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], 
 	return nil
 }
 
-func newFleet[TTx any](driver riverdriver.Driver[TTx], db backend[TTx], cfg Config) (*Fleet[TTx], error) {
+func newFleet[D riverdriver.Driver[TTx], TTx any](driver D, db backend[TTx], cfg Config) (*Fleet[TTx], error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	f := &Fleet[TTx]{cfg: cfg, db: db, q: buildQueries(db.dialect(), cfg.TablePrefix)}
+	f.complete = func(ctx context.Context, tx TTx, job *rivertype.JobRow) error {
+		_, err := river.JobCompleteTx[D](ctx, tx, &river.Job[outboundArgs]{JobRow: job})
+		return err
+	}
+	f.migrate = func(ctx context.Context) error { return migrateRiver(ctx, driver, cfg.Logger) }
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -187,8 +194,15 @@ func newFleet[TTx any](driver riverdriver.Driver[TTx], db backend[TTx], cfg Conf
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
-		if err := river.AddWorkerSafely(workers, &outboundWorker[TTx]{f: f}); err != nil {
-			return nil, fmt.Errorf("fleet: %w", err)
+		river.AddWorker(workers, &outboundWorker[TTx]{f: f})
+		if cfg.Inbound != nil {
+			river.AddWorker(workers, &inboundWorker[TTx]{f: f})
+		}
+		if cfg.Locations != nil {
+			river.AddWorker(workers, &scheduleWorker[TTx]{f: f})
+			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(alignedEvery(cfg.Tick),
+				func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, f.uniqueOpts() },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "contactsync_schedule"})}
 		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}}
@@ -220,10 +234,20 @@ func (f *Fleet[TTx]) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// Dialect is the SQL dialect of Schema (the one type of oauth, webhook and
+// sqlstore).
+type Dialect = sqldb.Dialect
+
+// The dialects.
+const (
+	SQLite   = sqldb.SQLite
+	Postgres = sqldb.Postgres
+)
+
 // Schema returns the statements that create the fleet's tables, for a
 // migration tool of one's own (River's tables come from River's
 // migrations: rivermigrate or the river CLI).
-func Schema(d sqldb.Dialect, tablePrefix string) (string, error) {
+func Schema(d Dialect, tablePrefix string) (string, error) {
 	if tablePrefix == "" {
 		tablePrefix = DefaultPrefix
 	}
@@ -284,28 +308,44 @@ func (f *Fleet[TTx]) Enqueue(ctx context.Context, tx TTx, location string, chang
 	}
 	now := time.Now().UnixMilli()
 	for _, b := range encoded {
-		if err := f.db.execTx(ctx, tx, f.q.insert, location, b, now); err != nil {
+		if err := f.db.execTx(ctx, tx, f.q.out.insert, location, b, now); err != nil {
 			return fmt.Errorf("fleet: enqueueing a change of location %q: %w", location, err)
 		}
 	}
-	if _, err := f.client.InsertTx(ctx, tx, outboundArgs{Location: location}, f.outboundOpts()); err != nil {
+	if _, err := f.client.InsertTx(ctx, tx, outboundArgs{Location: location}, f.uniqueOpts()); err != nil {
 		return fmt.Errorf("fleet: scheduling the sync of location %q: %w", location, err)
 	}
 	return nil
 }
 
-// Pending reports how many changes of location wait in the outbox, and
-// when the oldest was enqueued (zero if none).
-func (f *Fleet[TTx]) Pending(ctx context.Context, location string) (n int, oldest time.Time, err error) {
-	var ms sql.NullInt64
-	err = f.db.queryRow(ctx, f.q.pending, []any{location}, &n, &ms)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("fleet: reading the outbox of location %q: %w", location, err)
+// Backlog is what waits in a location's queues.
+type Backlog struct {
+	// Changes enqueued and not yet applied, and when the oldest was
+	// enqueued (zero if none): the location's outbound lag.
+	Changes      int
+	OldestChange time.Time
+	// Webhook deliveries not yet handed to the location's Inbound.
+	Deliveries     int
+	OldestDelivery time.Time
+}
+
+// Backlog reports what waits in a location's queues.
+func (f *Fleet[TTx]) Backlog(ctx context.Context, location string) (Backlog, error) {
+	var b Backlog
+	for _, p := range []struct {
+		query  string
+		n      *int
+		oldest *time.Time
+	}{{f.q.out.pending, &b.Changes, &b.OldestChange}, {f.q.in.pending, &b.Deliveries, &b.OldestDelivery}} {
+		var ms sql.NullInt64
+		if err := f.db.queryRow(ctx, p.query, []any{location}, p.n, &ms); err != nil {
+			return Backlog{}, fmt.Errorf("fleet: reading the queues of location %q: %w", location, err)
+		}
+		if ms.Valid {
+			*p.oldest = time.UnixMilli(ms.Int64)
+		}
 	}
-	if ms.Valid {
-		oldest = time.UnixMilli(ms.Int64)
-	}
-	return n, oldest, nil
+	return b, nil
 }
 
 func checkLocation(location string) error {
@@ -321,4 +361,28 @@ func lockKey(location string) int64 {
 	h.Write([]byte("contactsync/fleet/outbox\x00"))
 	h.Write([]byte(location))
 	return int64(h.Sum64())
+}
+
+// Cached wraps a Config.Engine or Config.Inbound function so that each
+// location's value is built once and reused by its later jobs (an engine
+// keeps its rate limiter and spent budget between runs); a failed build is
+// tried again on the next call.
+func Cached[T any](build func(ctx context.Context, location string) (T, error)) func(ctx context.Context, location string) (T, error) {
+	var (
+		mu    sync.Mutex
+		built = map[string]T{}
+	)
+	return func(ctx context.Context, location string) (T, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := built[location]; ok {
+			return v, nil
+		}
+		v, err := build(ctx, location)
+		if err != nil {
+			return v, err
+		}
+		built[location] = v
+		return v, nil
+	}
 }

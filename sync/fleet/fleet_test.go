@@ -3,11 +3,14 @@ package fleet_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +28,7 @@ import (
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/fleet"
 	"github.com/gymflow/contacts-go/sync/sqlstore"
+	"github.com/gymflow/contacts-go/webhook"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -40,6 +44,8 @@ type env[TTx any] struct {
 	gate atomic.Pointer[chan struct{}]
 	// inFlight counts API requests held at the gate.
 	inFlight atomic.Int64
+	// sink records what the locations' inbound sides deliver.
+	sink *recordingSink
 	// lockWaits counts sessions waiting for a lock (PostgreSQL).
 	lockWaits func(t *testing.T) int
 }
@@ -88,29 +94,32 @@ func setup[TTx any](t *testing.T, e *env[TTx], state *sqlstore.DB, nLocs int, cf
 		clients[loc] = e.srv.Client(contacts.WithToken(tok), contacts.WithLocationID(loc), contacts.WithHTTPClient(hc))
 		e.locs = append(e.locs, loc)
 	}
-	var mu sync.Mutex
-	engines := map[string]*contactsync.Engine{}
 	m := mapping(t)
-	cfg.Engine = func(ctx context.Context, loc string) (*contactsync.Engine, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if eng := engines[loc]; eng != nil {
-			return eng, nil
-		}
+	e.sink = &recordingSink{}
+	storeOf := func(loc string) (*sqlstore.Store, *contacts.Client, error) {
 		c := clients[loc]
 		if c == nil {
-			return nil, fmt.Errorf("no location %q", loc)
+			return nil, nil, fmt.Errorf("no location %q", loc)
 		}
 		s, err := state.Location(loc)
+		return s, c, err
+	}
+	cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
+		s, c, err := storeOf(loc)
 		if err != nil {
 			return nil, err
 		}
-		eng, err := contactsync.NewEngine(c, s, m)
+		return contactsync.NewEngine(c, s, m)
+	})
+	cfg.Inbound = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Inbound, error) {
+		s, c, err := storeOf(loc)
 		if err != nil {
 			return nil, err
 		}
-		engines[loc] = eng
-		return eng, nil
+		return contactsync.NewInbound(c, s, s, s, m, e.sink, contactsync.WithInboundPolicies(contactsync.Policies{Default: contactsync.APIWins}))
+	})
+	if cfg.CycleEvery != 0 {
+		cfg.Locations = func(context.Context) ([]string, error) { return e.locs, nil }
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
@@ -123,6 +132,57 @@ func setup[TTx any](t *testing.T, e *env[TTx], state *sqlstore.DB, nLocs int, cf
 		t.Fatal(err)
 	}
 	e.f = f
+	// The fake's webhooks reach the fleet's inbox through a verifying
+	// receiver.
+	edKey, _ := e.srv.WebhookPublicKeys()
+	v, err := webhook.NewVerifier(webhook.WithEd25519PublicKey(edKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webhook.NewHandler(v, f.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := httptest.NewServer(h)
+	t.Cleanup(hook.Close)
+	if err := e.srv.AddWebhook(hook.URL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordingSink records what the inbound side delivers.
+type recordingSink struct {
+	mu      sync.Mutex
+	changes []contactsync.InboundChange
+}
+
+func (s *recordingSink) Receive(_ context.Context, ch contactsync.InboundChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes = append(s.changes, ch)
+	return nil
+}
+
+// firstNames returns the first names the sink received, by member.
+func (s *recordingSink) firstNames() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, ch := range s.changes {
+		if c, ok := ch.(contactsync.ContactChanged); ok && c.Fields["firstName"] != "" {
+			out[c.MemberID] = c.Fields["firstName"]
+		}
+	}
+	return out
+}
+
+func flush(t *testing.T, srv *contactstest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.FlushWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func sqliteEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[*sql.Tx] {
@@ -238,11 +298,8 @@ func (e *env[TTx]) waitIdle(t *testing.T, within time.Duration) {
 	for {
 		pending := 0
 		for _, loc := range e.locs {
-			n, _, err := e.f.Pending(context.Background(), loc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pending += n
+			b := e.backlog(t, loc)
+			pending += b.Changes + b.Deliveries
 		}
 		js := e.jobs(t, waiting...)
 		if pending == 0 && len(js) == 0 {
@@ -253,6 +310,15 @@ func (e *env[TTx]) waitIdle(t *testing.T, within time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (e *env[TTx]) backlog(t *testing.T, loc string) fleet.Backlog {
+	t.Helper()
+	b, err := e.f.Backlog(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (e *env[TTx]) start(t *testing.T) {
@@ -286,16 +352,16 @@ func TestTransactionalEnqueue(t *testing.T) {
 func testTransactionalEnqueue[TTx any](t *testing.T, e *env[TTx]) {
 	a, b := e.locs[0], e.locs[1]
 	e.enqueue(t, false, a, contactsync.MemberUpserted{Member: member("m1", "Rolled")})
-	if n, _, err := e.f.Pending(context.Background(), a); err != nil || n != 0 {
-		t.Fatalf("after a rollback: %d pending, %v", n, err)
+	if b := e.backlog(t, a); b.Changes != 0 {
+		t.Fatalf("after a rollback: %+v", b)
 	}
 	if js := e.jobs(t, waiting...); len(js) != 0 {
 		t.Fatalf("after a rollback: %d jobs", len(js))
 	}
 	e.enqueue(t, true, a, contactsync.MemberUpserted{Member: member("m2", "Ada")})
 	e.enqueue(t, true, b, contactsync.MemberUpserted{Member: member("m3", "Grace")}, contactsync.MemberUpserted{Member: member("m4", "Alan")})
-	if n, oldest, err := e.f.Pending(context.Background(), b); err != nil || n != 2 || oldest.IsZero() {
-		t.Fatalf("location b: %d pending since %v, %v; want 2", n, oldest, err)
+	if bl := e.backlog(t, b); bl.Changes != 2 || bl.OldestChange.IsZero() || bl.Deliveries != 0 {
+		t.Fatalf("location b: %+v; want 2 changes", bl)
 	}
 	if js := e.jobs(t, waiting...); len(js) != 2 {
 		t.Fatalf("%d jobs for two locations, want 2 (one each)", len(js))
@@ -375,5 +441,177 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+func TestWebhooksReachTheSinkThroughTheInbox(t *testing.T) {
+	forEachDriver(t, 2, fleet.Config{}, testWebhooks[*sql.Tx], testWebhooks[pgx.Tx])
+}
+
+// A CRM edit's webhook goes through the fleet's inbox (its delivery and
+// the location's inbound job in one transaction) to the sink; a delivery
+// rolled back stores nothing; a redelivery changes nothing.
+func testWebhooks[TTx any](t *testing.T, e *env[TTx]) {
+	a, b := e.locs[0], e.locs[1]
+	e.enqueue(t, true, a, contactsync.MemberUpserted{Member: member("m1", "Ada")})
+	e.enqueue(t, true, b, contactsync.MemberUpserted{Member: member("m2", "Grace")})
+	e.start(t)
+	e.waitIdle(t, 30*time.Second)
+	flush(t, e.srv) // the creates' own webhooks (echoes)
+	e.waitIdle(t, 30*time.Second)
+
+	var last webhook.Event
+	for _, loc := range []string{a, b} {
+		for _, c := range e.srv.Contacts(loc) {
+			if _, err := e.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.FirstName = "Edited-" + loc }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush(t, e.srv)
+	e.waitIdle(t, 30*time.Second)
+	got := e.sink.firstNames()
+	if got["m1"] != "Edited-"+a || got["m2"] != "Edited-"+b {
+		t.Fatalf("the sink got %v", got)
+	}
+	for _, d := range e.srv.WebhookDeliveries() {
+		if ev, err := webhook.Parse(d.Body); err == nil && ev.Info().LocationID == a {
+			last = ev
+		}
+	}
+	if last == nil {
+		t.Fatal("no delivery of location a")
+	}
+	// Rolled back: nothing stored, no job.
+	tx, _, rollback := e.begin(t)
+	if err := e.f.Deliver(context.Background(), tx, last); err != nil {
+		rollback()
+		t.Fatal(err)
+	}
+	if err := rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if bl := e.backlog(t, a); bl.Deliveries != 0 {
+		t.Fatalf("a rolled-back delivery left %+v", bl)
+	}
+	// Redelivered, twice in one transaction: stored once, changes nothing.
+	before := len(e.sink.firstNames())
+	tx, commit, rollback := e.begin(t)
+	defer rollback()
+	for range 2 {
+		if err := e.f.Deliver(context.Background(), tx, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle(t, 30*time.Second)
+	e.sink.mu.Lock()
+	n := len(e.sink.changes)
+	e.sink.mu.Unlock()
+	if after := len(e.sink.firstNames()); after != before || n != 2 {
+		t.Errorf("a redelivery delivered again: %d changes in all, want 2", n)
+	}
+}
+
+func TestPeriodicCyclesCatchWhatNoWebhookSaid(t *testing.T) {
+	cfg := fleet.Config{CycleEvery: 2 * time.Second, Tick: time.Second, ReconcileEvery: -1}
+	forEachDriver(t, 3, cfg, testPeriodicCycles[*sql.Tx], testPeriodicCycles[pgx.Tx])
+}
+
+// With webhooks lost, each location's periodic cycle (scheduled by the
+// fleet, at the location's own offset) polls the CRM's edits.
+func testPeriodicCycles[TTx any](t *testing.T, e *env[TTx]) {
+	for i, loc := range e.locs {
+		e.enqueue(t, true, loc, contactsync.MemberUpserted{Member: member(fmt.Sprintf("m%d", i), "Member")})
+	}
+	e.start(t)
+	waitFor(t, "the members created", func() bool {
+		for _, loc := range e.locs {
+			if len(e.srv.Contacts(loc)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	e.srv.SetWebhookOptions(contactstest.WebhookOptions{DropRate: 1}) // from now on, only polling tells
+	for _, loc := range e.locs {
+		for _, c := range e.srv.Contacts(loc) {
+			if _, err := e.srv.CRM().UpdateContact(c.ID, func(x *contactstest.Contact) { x.FirstName = "Polled-" + loc }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "every location's cycle to poll its edit", func() bool {
+		got := e.sink.firstNames()
+		for i, loc := range e.locs {
+			if got[fmt.Sprintf("m%d", i)] != "Polled-"+loc {
+				return false
+			}
+		}
+		return true
+	})
+	// The cycles ran at each location's own offset within the period.
+	done := e.jobs(t, rivertype.JobStateCompleted, rivertype.JobStateRunning)
+	offsets := map[string]map[int64]bool{}
+	for _, j := range done {
+		var args struct{ Location, Task string }
+		if j.Kind != "contactsync_inbound" || json.Unmarshal(j.EncodedArgs, &args) != nil || args.Task != "cycle" {
+			continue
+		}
+		if offsets[args.Location] == nil {
+			offsets[args.Location] = map[int64]bool{}
+		}
+		offsets[args.Location][j.ScheduledAt.UnixMilli()%2000] = true
+	}
+	if len(offsets) != len(e.locs) {
+		t.Fatalf("cycles ran for %d locations, want %d", len(offsets), len(e.locs))
+	}
+	distinct := map[int64]bool{}
+	for loc, o := range offsets {
+		if len(o) != 1 {
+			t.Errorf("location %s cycled at offsets %v, want one", loc, o)
+		}
+		for k := range o {
+			distinct[k] = true
+		}
+	}
+	if len(distinct) < 2 {
+		t.Errorf("all locations cycled at the same offset %v", distinct)
+	}
+}
+
+func TestConfigRefused(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eng := func(context.Context, string) (*contactsync.Engine, error) { return nil, nil }
+	locs := func(context.Context) ([]string, error) { return nil, nil }
+	for name, cfg := range map[string]fleet.Config{
+		"no engine":                  {},
+		"negative workers":           {Engine: eng, Workers: -1},
+		"a bad prefix":               {Engine: eng, TablePrefix: "x; DROP TABLE y"},
+		"locations without inbound":  {Engine: eng, Locations: locs},
+		"a tick under a second":      {Engine: eng, Tick: time.Millisecond},
+		"rescue before a slice ends": {Engine: eng, Slice: time.Hour, RescueAfter: time.Minute},
+	} {
+		if _, err := fleet.NewSQLite(db, cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := fleet.NewSQLite(db, fleet.Config{InsertOnly: true}); err != nil {
+		t.Errorf("insert-only: %v", err)
+	}
+	if _, err := fleet.NewSQLite(nil, fleet.Config{InsertOnly: true}); err == nil {
+		t.Error("a nil database: accepted")
+	}
+	if _, err := fleet.Schema(fleet.Postgres, "x y"); err == nil {
+		t.Error("Schema with a bad prefix: accepted")
+	}
+	if s, err := fleet.Schema(fleet.SQLite, ""); err != nil || !strings.Contains(s, "contactsync_fleet_outbox") {
+		t.Errorf("Schema: %v\n%s", err, s)
 	}
 }
