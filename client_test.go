@@ -397,6 +397,93 @@ func TestConcurrentCallersDrawNo429(t *testing.T) {
 	})
 }
 
+func TestFreshClientProbesAWindowAnotherProcessSpent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// Another process ran the location until a moment ago and spent
+		// 95 of the window's 100 requests. A new client (a worker that
+		// takes the location over) with a full token bucket and 16
+		// concurrent callers must not send more than the 5 left: it
+		// learns the count from one request first.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var mu sync.Mutex
+		windowStart, used := time.Now(), 95
+		served, tooMany := 0, 0
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			defer time.Sleep(50 * time.Millisecond) // the answer's way back: requests overlap
+			mu.Lock()
+			defer mu.Unlock()
+			if now := time.Now(); now.Sub(windowStart) >= 10*time.Second {
+				windowStart, used = now, 0
+			}
+			if used >= 100 {
+				tooMany++
+				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
+			}
+			used++
+			served++
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for range 5 {
+					if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if served != 80 || tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 80 and none", served, tooMany)
+		}
+	})
+}
+
+func TestClientWithoutRateHeadersIsNotSerialized(t *testing.T) {
+	t.Parallel()
+	// A server (or proxy) that sends no X-RateLimit-* headers: once that
+	// is seen, concurrent callers go out together, not one at a time.
+	c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+	var inflight, peak, calls atomic.Int64
+	release := make(chan struct{})
+	mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+		if calls.Add(1) == 1 {
+			return status(200, contactBody)(req)
+		}
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		if n >= 4 {
+			close(release)
+		}
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		return status(200, contactBody)(req)
+	})
+	if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil { // the first learns there are no headers
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if peak.Load() < 4 {
+		t.Errorf("at most %d requests in flight, want 4", peak.Load())
+	}
+}
+
 func TestBackoffIsBoundedExponential(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

@@ -110,6 +110,10 @@ type Transport struct {
 	inflight  int
 	zeroUntil int64
 	changed   chan struct{}
+	// blind is set once a response came without the headers (a server or
+	// proxy that does not send them): no count will ever be known, so
+	// requests are not held back waiting for one.
+	blind bool
 }
 
 // ErrWaitExceedsDeadline is returned when waiting for the limiter would
@@ -133,7 +137,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
-		t.settle(-1, 0, false)
+		t.settle(-1, 0, false, true)
 		return resp, err
 	}
 	now := t.now()
@@ -159,7 +163,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if remaining == 0 && !DailyExhausted(resp.Header) {
 		until = t.pause(now, snap, resp.Header)
 	}
-	t.settle(remaining, until, ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1)
+	t.settle(remaining, until, ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1, ok || resp.StatusCode == http.StatusTooManyRequests)
 	return resp, nil
 }
 
@@ -167,7 +171,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // from the limiter, and — when the server's remaining count is known — not
 // while the requests already in flight would use up what remains of the
 // window (a token bucket would let a burst of concurrent callers overrun
-// it). It counts the request as in flight.
+// it). While the count is not known (a new client, or a window that has
+// just reset) one request goes out alone and its response tells the rest:
+// the window may be shared with another client of the same token — a
+// process that ran the location before this one — and be nearly spent.
+// It counts the request as in flight.
 func (t *Transport) admit(req *http.Request) error {
 	if err := t.waitPause(req); err != nil {
 		return err
@@ -199,7 +207,7 @@ func (t *Transport) admit(req *http.Request) error {
 			}
 			t.known = false // the spent window has ended
 		}
-		if !t.known || t.inflight < t.remaining {
+		if (t.known && t.inflight < t.remaining) || (!t.known && (t.blind || t.inflight == 0)) {
 			t.inflight++
 			t.mu.Unlock()
 			return nil
@@ -221,15 +229,22 @@ func (t *Transport) admit(req *http.Request) error {
 
 // settle records a request's end: remaining is the count its response
 // reported (-1 if none; 0 with until, the pause it set, if any), opened
-// whether that response opened a new window; the waiting requests
-// re-check. Within a window the count only falls: a response overtaken by
-// a later one does not raise it again.
-func (t *Transport) settle(remaining int, until int64, opened bool) {
+// whether that response opened a new window, told whether the response
+// carried the headers (true as well for a transport error, which says
+// nothing about them); the waiting requests re-check. Within a window the
+// count only falls: a response overtaken by a later one does not raise it
+// again.
+func (t *Transport) settle(remaining int, until int64, opened, told bool) {
 	if t.Limiter == nil {
 		return
 	}
 	t.mu.Lock()
 	t.inflight--
+	if remaining >= 0 {
+		t.blind = false
+	} else if !told {
+		t.blind = true
+	}
 	switch {
 	case remaining > 0:
 		if !t.known || opened || remaining < t.remaining {
