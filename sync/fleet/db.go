@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,6 +26,10 @@ type backend[TTx any] interface {
 	queryTx(ctx context.Context, tx TTx, query string, args []any, scan func(scan func(dest ...any) error) error) error
 	// inTx runs f in a transaction, committed if f returns nil.
 	inTx(ctx context.Context, f func(tx TTx) error) error
+	// tryLock takes the lock of key if it is free, for this process
+	// until release (PostgreSQL: a session advisory lock on a connection
+	// held meanwhile, released by the server if the process dies).
+	tryLock(ctx context.Context, key int64) (release func(), ok bool, err error)
 }
 
 // errNoRows is what queryRow returns for no row, whatever the driver.
@@ -91,7 +97,39 @@ func (b pgBackend) inTx(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, b.pool, f)
 }
 
-type sqliteBackend struct{ db *sql.DB }
+func (b pgBackend) tryLock(ctx context.Context, key int64) (func(), bool, error) {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		return nil, false, err
+	}
+	return func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			// The session may still hold the lock: close it, which frees it.
+			conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}, true, nil
+}
+
+// sqliteBackend runs in one process: its locks are the process's.
+type sqliteBackend struct {
+	db    *sql.DB
+	locks *sync.Map // key → struct{}
+}
+
+func (b sqliteBackend) tryLock(_ context.Context, key int64) (func(), bool, error) {
+	if _, held := b.locks.LoadOrStore(key, struct{}{}); held {
+		return nil, false, nil
+	}
+	return func() { b.locks.Delete(key) }, true, nil
+}
 
 func (sqliteBackend) dialect() sqldb.Dialect { return sqldb.SQLite }
 

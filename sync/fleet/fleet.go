@@ -159,7 +159,7 @@ func NewSQLite(db *sql.DB, cfg Config) (*Fleet[*sql.Tx], error) {
 		return nil, errors.New("fleet: a nil database")
 	}
 	db.SetMaxOpenConns(1)
-	return newFleet(riversqlite.New(db), sqliteBackend{db}, cfg)
+	return newFleet(riversqlite.New(db), sqliteBackend{db: db, locks: new(sync.Map)}, cfg)
 }
 
 func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], logger *slog.Logger) error {
@@ -355,12 +355,33 @@ func checkLocation(location string) error {
 	return nil
 }
 
-// lockKey is the PostgreSQL advisory lock of a location's outbox.
-func lockKey(location string) int64 {
+// lockKey is the PostgreSQL advisory lock of a location's queues.
+func lockKey(location string) int64 { return advisoryKey("contactsync/fleet/outbox", location) }
+
+// runKey is the lock a location's jobs hold while they run.
+func runKey(location string) int64 { return advisoryKey("contactsync/fleet/run", location) }
+
+func advisoryKey(space, location string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("contactsync/fleet/outbox\x00"))
+	h.Write([]byte(space))
+	h.Write([]byte{0})
 	h.Write([]byte(location))
 	return int64(h.Sum64())
+}
+
+// holdLocation takes the location's run lock for a job: one job of a
+// location runs at a time across every process — outbound or inbound — so
+// that the location's API rate limit and daily budget are spent by one
+// client at a time. A job that finds it held is snoozed briefly.
+func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (release func(), err error) {
+	release, ok, err := f.db.tryLock(ctx, runKey(loc))
+	if err != nil {
+		return nil, fmt.Errorf("fleet: locking location %q: %w", loc, err)
+	}
+	if !ok {
+		return nil, river.JobSnooze(snoozeBusy)
+	}
+	return release, nil
 }
 
 // Cached wraps a Config.Engine or Config.Inbound function so that each

@@ -615,3 +615,44 @@ func TestConfigRefused(t *testing.T) {
 		t.Errorf("Schema: %v\n%s", err, s)
 	}
 }
+
+func TestOneJobPerLocationAtATime(t *testing.T) {
+	forEachDriver(t, 1, fleet.Config{}, testOneJobPerLocation[*sql.Tx], testOneJobPerLocation[pgx.Tx])
+}
+
+// While a location's outbound job runs, its inbound job waits (snoozed),
+// whatever the free workers: one client spends the location's rate limit
+// and budget at a time.
+func testOneJobPerLocation[TTx any](t *testing.T, e *env[TTx]) {
+	loc := e.locs[0]
+	gate := make(chan struct{})
+	e.gate.Store(&gate)
+	e.enqueue(t, true, loc, contactsync.MemberUpserted{Member: member("m1", "First")})
+	e.start(t)
+	waitFor(t, "the outbound job's first API call", func() bool { return e.inFlight.Load() > 0 })
+	ev, err := webhook.Parse([]byte(`{"type":"FleetTestEvent","locationId":"` + loc + `","webhookId":"w-lock-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.f.Handler()(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the inbound job to be snoozed", func() bool {
+		for _, j := range e.jobs(t, waiting...) {
+			var meta struct{ Snoozes int }
+			if j.Kind == "contactsync_inbound" && json.Unmarshal(j.Metadata, &meta) == nil && meta.Snoozes > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if n := e.inFlight.Load(); n != 1 {
+		t.Errorf("%d API calls held, want the outbound job's one", n)
+	}
+	e.gate.Store(nil)
+	close(gate)
+	e.waitIdle(t, 30*time.Second)
+	if got := e.contactsOf(loc); len(got) != 1 {
+		t.Errorf("contacts %v", got)
+	}
+}

@@ -89,6 +89,11 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 	if task != taskInbox && task != taskCycle && task != taskReconcile {
 		return river.JobCancel(fmt.Errorf("fleet: unknown inbound task %q", task))
 	}
+	release, err := f.holdLocation(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer release()
 	in, err := f.cfg.Inbound(ctx, loc)
 	if err != nil {
 		return fmt.Errorf("fleet: the inbound side of location %q: %w", loc, err)

@@ -39,6 +39,7 @@ func (f *Fleet[TTx]) uniqueOpts() *river.InsertOpts {
 
 // Snoozes of a location's job, by cause.
 const (
+	snoozeBusy      = time.Second // another job of the location runs
 	snoozeLeaseHeld = 5 * time.Second
 	snoozeRateLimit = 10 * time.Second
 	snoozeBudget    = 15 * time.Minute
@@ -58,6 +59,11 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 	if err := checkLocation(loc); err != nil {
 		return river.JobCancel(err)
 	}
+	release, err := f.holdLocation(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer release()
 	eng, err := f.cfg.Engine(ctx, loc)
 	if err != nil {
 		return fmt.Errorf("fleet: the engine of location %q: %w", loc, err)
