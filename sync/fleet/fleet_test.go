@@ -31,7 +31,12 @@ import (
 	"github.com/gymflow/contacts-go/webhook"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	if code, ok := runKillWorker(); ok {
+		os.Exit(code)
+	}
+	os.Exit(pgtest.Run(m))
+}
 
 // env is a fleet over one database, a fake API with a few locations, and
 // the sync's state in a sqlstore.

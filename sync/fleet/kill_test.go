@@ -1,0 +1,647 @@
+package fleet_test
+
+// TestPostgresFleetKill: three worker processes run the fleet on one
+// PostgreSQL database for 50 locations of a fake API with its real rate
+// limits, while the test enqueues GymFlow's changes in transactions (some
+// rolled back) and kills a worker with SIGKILL ten times, restarting it.
+// At the end every location's contacts, tags, tasks and notes equal
+// GymFlow's, each exactly once, and the API answered no request with 429.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	contacts "github.com/gymflow/contacts-go"
+	"github.com/gymflow/contacts-go/contactstest"
+	"github.com/gymflow/contacts-go/internal/pgtest"
+	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/fleet"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
+)
+
+// The environment of a worker process.
+const (
+	killEnvDSN    = "FLEET_KILL_DSN"    // the PostgreSQL URL: run a worker
+	killEnvAPI    = "FLEET_KILL_API"    // the fake API's URL
+	killEnvTokens = "FLEET_KILL_TOKENS" // a JSON file: location → token
+)
+
+// The run's shape.
+const (
+	killLocations = 50
+	killWorkers   = 3
+	killKills     = 10
+	killMembers   = 6 // per location, at most
+)
+
+// killConfig is the fleet of a worker: short slices, and a short rescue so
+// that the jobs of a killed worker run again within the test.
+func killConfig() fleet.Config {
+	return fleet.Config{Workers: 16, Batch: 10, Slice: 2 * time.Second, RescueAfter: 15 * time.Second}
+}
+
+// runKillWorker runs a worker process if the environment asks for one.
+func runKillWorker() (code int, ok bool) {
+	dsn := os.Getenv(killEnvDSN)
+	if dsn == "" {
+		return 0, false
+	}
+	if err := killWorker(dsn); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 1, true
+	}
+	return 0, true
+}
+
+func killWorker(dsn string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	pcfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	raw, err := sql.Open(pgtest.Driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	state, err := sqlstore.New(raw, sqlstore.Postgres)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	b, err := os.ReadFile(os.Getenv(killEnvTokens))
+	if err != nil {
+		return err
+	}
+	var tokens map[string]string
+	if err := json.Unmarshal(b, &tokens); err != nil {
+		return err
+	}
+	m, err := contactsync.NewMapping(
+		contactsync.Map("first_name", "firstName", contactsync.Required()),
+		contactsync.Map("email", "email", contactsync.Transform(contactsync.Email)),
+	)
+	if err != nil {
+		return err
+	}
+	api := os.Getenv(killEnvAPI)
+	cfg := killConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
+		tok, ok := tokens[loc]
+		if !ok {
+			return nil, fmt.Errorf("no token for %q", loc)
+		}
+		c, err := contacts.NewClient(contacts.WithBaseURL(api), contacts.WithToken(tok), contacts.WithLocationID(loc),
+			contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		if err != nil {
+			return nil, err
+		}
+		s, err := state.Location(loc)
+		if err != nil {
+			return nil, err
+		}
+		// A killed worker's lease lapses in 3 s.
+		return contactsync.NewEngine(c, s, m, contactsync.WithLeaseTTL(3*time.Second))
+	})
+	f, err := fleet.NewPostgres(pool, cfg)
+	if err != nil {
+		return err
+	}
+	if err := f.Start(context.Background()); err != nil {
+		return err
+	}
+	fmt.Println("started")
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return f.Stop(sctx)
+}
+
+// gymModel is GymFlow's side of one location: what the API must end with.
+type gymModel struct {
+	members map[string]*modelMember
+}
+
+type modelMember struct {
+	name  string
+	tags  map[string]bool
+	tasks map[string]string // task ID → title
+	notes map[string]string // note ID → body
+}
+
+type worker struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+func TestPostgresFleetKill(t *testing.T) {
+	url := pgtest.URL(t)
+	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1 << 20)) // the live API's limits
+	t.Cleanup(srv.Close)
+	tokens := map[string]string{}
+	var locs []string
+	for i := range killLocations {
+		loc := srv.AddLocation(fmt.Sprintf("gym%02d", i), "", contactstest.LocationSettings{})
+		tokens[loc] = srv.IssueToken(contactstest.TokenSpec{LocationID: loc})
+		locs = append(locs, loc)
+	}
+	tokFile := filepath.Join(t.TempDir(), "tokens.json")
+	b, _ := json.Marshal(tokens)
+	if err := os.WriteFile(tokFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// GymFlow's side: its own pool, an insert-only fleet.
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	gym, err := fleet.NewPostgres(pool, fleet.Config{InsertOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gym.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	state, err := sqlstore.New(pgtest.Open(t, url), sqlstore.Postgres)
+	if err == nil {
+		err = state.Migrate(context.Background())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	state.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() *worker {
+		w := &worker{out: new(bytes.Buffer), done: make(chan error, 1)}
+		w.cmd = exec.Command(exe, "-test.run=^$")
+		w.cmd.Env = append(os.Environ(), killEnvDSN+"="+url, killEnvAPI+"="+srv.URL, killEnvTokens+"="+tokFile)
+		w.cmd.Stdout, w.cmd.Stderr = io.Discard, &lockedWriter{w: w.out}
+		if err := w.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.done <- w.cmd.Wait() }()
+		return w
+	}
+	workers := make([]*worker, killWorkers)
+	for i := range workers {
+		workers[i] = start()
+	}
+	defer func() {
+		for _, w := range workers {
+			w.cmd.Process.Kill()
+			<-w.done
+			if t.Failed() && w.out.Len() > 0 {
+				t.Logf("worker log:\n%s", tail(w.out.String(), 3000))
+			}
+		}
+	}()
+
+	// GymFlow changes members while the workers run; a killer kills one
+	// worker ten times.
+	rng := rand.New(rand.NewPCG(42, 7))
+	models := map[string]*gymModel{}
+	for _, loc := range locs {
+		models[loc] = &gymModel{members: map[string]*modelMember{}}
+	}
+	ctx := context.Background()
+	var killed sync.WaitGroup
+	killed.Go(func() {
+		krng := rand.New(rand.NewPCG(9, 9))
+		for k := range killKills {
+			time.Sleep(time.Duration(800+krng.IntN(1500)) * time.Millisecond)
+			i := krng.IntN(len(workers))
+			workers[i].cmd.Process.Signal(syscall.SIGKILL)
+			<-workers[i].done
+			t.Logf("kill %d: worker %d", k+1, i)
+			workers[i] = start()
+		}
+	})
+	committed, rolledBack, changes := 0, 0, 0
+	deadline := time.Now().Add(20 * time.Second)
+	for n := 0; time.Now().Before(deadline) || n < 400; n++ {
+		loc := locs[rng.IntN(len(locs))]
+		model := models[loc]
+		next := cloneModel(model)
+		chs := randomChanges(rng, next, n)
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gym.Enqueue(ctx, tx, loc, chs...); err != nil {
+			tx.Rollback(ctx)
+			t.Fatal(err)
+		}
+		if rng.IntN(8) == 0 {
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rolledBack++
+			continue
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		models[loc] = next
+		committed++
+		changes += len(chs)
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+	}
+	killed.Wait()
+	t.Logf("%d transactions committed (%d changes), %d rolled back", committed, changes, rolledBack)
+
+	// Everything drains: the killed workers' jobs are rescued by River and
+	// their in-flight writes resolved by the engine's intents.
+	waitDrained(t, gym, locs, 3*time.Minute)
+	for _, w := range workers {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-w.done; err != nil {
+			t.Errorf("worker stopped with %v", err)
+		}
+		w.done <- nil // for the deferred cleanup
+	}
+
+	// The kills hit jobs in flight: River rescued them (or their workers'
+	// jobs were retried after an error).
+	rescued := 0
+	jobs, err := gym.Client().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateCompleted).First(10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs.Jobs {
+		for _, e := range j.Errors {
+			if strings.Contains(strings.ToLower(e.Error), "stuck") {
+				rescued++
+				break
+			}
+		}
+	}
+	t.Logf("%d jobs completed, %d of them rescued from a killed worker", len(jobs.Jobs), rescued)
+	if rescued == 0 {
+		t.Error("no job was rescued: the kills hit no job in flight")
+	}
+
+	// Every location equals GymFlow, each record once.
+	for _, loc := range locs {
+		checkLocation(t, srv, loc, models[loc])
+	}
+	tooMany, perLoc := 0, map[string]int{}
+	for _, r := range srv.Requests() {
+		perLoc[r.Location]++
+		if r.Status == 429 {
+			tooMany++
+		}
+	}
+	if tooMany != 0 {
+		t.Errorf("the API answered %d requests with 429", tooMany)
+	}
+	t.Logf("%d API requests, %d × 429", len(srv.Requests()), tooMany)
+}
+
+// randomChanges makes one transaction's changes of a location and applies
+// them to m.
+func randomChanges(rng *rand.Rand, m *gymModel, n int) []contactsync.Change {
+	var out []contactsync.Change
+	tags := []string{"vip", "new", "trial", "lapsed"}
+	for range 1 + rng.IntN(3) {
+		ids := slices.Sorted(mapsKeys(m.members))
+		if len(ids) < killMembers && (len(ids) == 0 || rng.IntN(3) == 0) {
+			id := fmt.Sprintf("m%d", len(ids))
+			mm := &modelMember{name: fmt.Sprintf("Member %s v%d", id, n), tags: map[string]bool{"new": true},
+				tasks: map[string]string{id + "-t0": "Call " + id}, notes: map[string]string{id + "-n0": "Joined " + id}}
+			m.members[id] = mm
+			out = append(out, contactsync.MemberUpserted{Member: memberOf(id, mm, true)})
+			continue
+		}
+		id := ids[rng.IntN(len(ids))]
+		mm := m.members[id]
+		switch rng.IntN(4) {
+		case 0: // the record, renamed
+			mm.name = fmt.Sprintf("Member %s v%d", id, n)
+			out = append(out, contactsync.MemberUpserted{Member: memberOf(id, mm, false)})
+		case 1: // a tag on or off
+			tag := tags[rng.IntN(len(tags))]
+			if mm.tags[tag] {
+				delete(mm.tags, tag)
+				out = append(out, contactsync.TagsChanged{Member: id, Removed: []string{tag}})
+			} else {
+				mm.tags[tag] = true
+				out = append(out, contactsync.TagsChanged{Member: id, Added: []string{tag}})
+			}
+		case 2: // a task, new or retitled
+			tid := fmt.Sprintf("%s-t%d", id, rng.IntN(3))
+			mm.tasks[tid] = fmt.Sprintf("Follow up %s v%d", tid, n)
+			out = append(out, contactsync.TaskUpserted{Member: id, Task: contactsync.Task{ID: tid, Title: mm.tasks[tid]}})
+		case 3: // a note
+			nid := fmt.Sprintf("%s-n%d", id, len(mm.notes))
+			mm.notes[nid] = fmt.Sprintf("Note %s v%d", nid, n)
+			out = append(out, contactsync.NoteUpserted{Member: id, Note: contactsync.Note{ID: nid, Body: mm.notes[nid]}})
+		}
+	}
+	return out
+}
+
+// memberOf is a member's full record; with its follow-ups on creation
+// (nil afterwards: leave them alone).
+func memberOf(id string, mm *modelMember, withChildren bool) contactsync.Member {
+	m := contactsync.Member{ID: id, Fields: map[string]any{"first_name": mm.name, "email": id + "@example.com"},
+		Tags: slices.Sorted(mapsKeys(mm.tags))}
+	if withChildren {
+		for tid, title := range mm.tasks {
+			m.Tasks = append(m.Tasks, contactsync.Task{ID: tid, Title: title})
+		}
+		for nid, body := range mm.notes {
+			m.Notes = append(m.Notes, contactsync.Note{ID: nid, Body: body})
+		}
+	}
+	return m
+}
+
+func cloneModel(m *gymModel) *gymModel {
+	c := &gymModel{members: map[string]*modelMember{}}
+	for id, mm := range m.members {
+		c.members[id] = &modelMember{name: mm.name, tags: cloneMap(mm.tags), tasks: cloneMap(mm.tasks), notes: cloneMap(mm.notes)}
+	}
+	return c
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func waitDrained(t *testing.T, f *fleet.Fleet[pgx.Tx], locs []string, within time.Duration) {
+	t.Helper()
+	end := time.Now().Add(within)
+	for {
+		left := 0
+		for _, loc := range locs {
+			b, err := f.Backlog(context.Background(), loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += b.Changes
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d changes still queued after %s", left, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func checkLocation(t *testing.T, srv *contactstest.Server, loc string, m *gymModel) {
+	t.Helper()
+	byEmail := map[string][]contactstest.Contact{}
+	for _, c := range srv.Contacts(loc) {
+		byEmail[c.Email] = append(byEmail[c.Email], c)
+	}
+	if len(byEmail) != len(m.members) {
+		t.Errorf("%s: %d contacts' emails, GymFlow has %d members", loc, len(byEmail), len(m.members))
+	}
+	for id, mm := range m.members {
+		cs := byEmail[id+"@example.com"]
+		if len(cs) != 1 {
+			t.Errorf("%s: member %s is %d contacts", loc, id, len(cs))
+			continue
+		}
+		c := cs[0]
+		if c.FirstName != mm.name {
+			t.Errorf("%s: %s is named %q, GymFlow says %q", loc, id, c.FirstName, mm.name)
+		}
+		if got, want := slices.Sorted(slices.Values(lower(c.Tags))), slices.Sorted(mapsKeys(mm.tags)); !slices.Equal(got, want) {
+			t.Errorf("%s: %s has tags %v, GymFlow %v", loc, id, got, want)
+		}
+		var titles, bodies []string
+		for _, task := range srv.Tasks(c.ID) {
+			titles = append(titles, task.Title)
+		}
+		for _, note := range srv.Notes(c.ID) {
+			bodies = append(bodies, note.Body)
+		}
+		slices.Sort(titles)
+		slices.Sort(bodies)
+		if want := slices.Sorted(mapValues(mm.tasks)); !slices.Equal(titles, want) {
+			t.Errorf("%s: %s has tasks %q, GymFlow %q", loc, id, titles, want)
+		}
+		if want := slices.Sorted(mapValues(mm.notes)); !slices.Equal(bodies, want) {
+			t.Errorf("%s: %s has notes %q, GymFlow %q", loc, id, bodies, want)
+		}
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) func(func(V) bool) {
+	return func(yield func(V) bool) {
+		for _, v := range m {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+func lower(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// lockedWriter serializes a child's writes into its buffer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestSQLiteFleetSuite is the same run on the embedded SQLite driver, its
+// workers in one process: 50 locations, changes enqueued in transactions
+// (some rolled back) while the fleet runs, the fleet stopped mid-job (its
+// jobs cancelled) and started again three times.
+func TestSQLiteFleetSuite(t *testing.T) {
+	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1 << 20))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gymflow.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	state, err := sqlstore.OpenSQLite(filepath.Join(dir, "sync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { state.Close() })
+	m := mapping(t)
+	var locs []string
+	clients := map[string]*contacts.Client{}
+	for i := range killLocations {
+		loc := srv.AddLocation(fmt.Sprintf("gym%02d", i), "", contactstest.LocationSettings{})
+		c, err := contacts.NewClient(contacts.WithBaseURL(srv.URL), contacts.WithToken(srv.IssueToken(contactstest.TokenSpec{LocationID: loc})),
+			contacts.WithLocationID(loc), contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[loc] = c
+		locs = append(locs, loc)
+	}
+	newFleet := func() *fleet.Fleet[*sql.Tx] {
+		cfg := killConfig()
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
+			s, err := state.Location(loc)
+			if err != nil {
+				return nil, err
+			}
+			return contactsync.NewEngine(clients[loc], s, m, contactsync.WithLeaseTTL(3*time.Second))
+		})
+		f, err := fleet.NewSQLite(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := newFleet()
+	defer func() { f.Stop(context.Background()) }()
+
+	rng := rand.New(rand.NewPCG(42, 8))
+	models := map[string]*gymModel{}
+	for _, loc := range locs {
+		models[loc] = &gymModel{members: map[string]*modelMember{}}
+	}
+	ctx := context.Background()
+	committed, restarts := 0, 0
+	for n := range 600 {
+		if n > 0 && n%150 == 0 { // a stop mid-job: the jobs in flight are cancelled
+			sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			f.Stop(sctx)
+			cancel()
+			f = newFleet()
+			restarts++
+		}
+		loc := locs[rng.IntN(len(locs))]
+		next := cloneModel(models[loc])
+		chs := randomChanges(rng, next, n)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Enqueue(ctx, tx, loc, chs...); err != nil {
+			tx.Rollback()
+			t.Fatal(err)
+		}
+		if rng.IntN(8) == 0 {
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		models[loc] = next
+		committed++
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+	}
+	t.Logf("%d transactions committed, %d restarts", committed, restarts)
+	end := time.Now().Add(3 * time.Minute)
+	for {
+		left := 0
+		for _, loc := range locs {
+			b, err := f.Backlog(ctx, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left += b.Changes
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d changes still queued", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, loc := range locs {
+		checkLocation(t, srv, loc, models[loc])
+	}
+	tooMany := 0
+	for _, r := range srv.Requests() {
+		if r.Status == 429 {
+			tooMany++
+		}
+	}
+	if tooMany != 0 {
+		t.Errorf("the API answered %d requests with 429", tooMany)
+	}
+	t.Logf("%d API requests, %d × 429", len(srv.Requests()), tooMany)
+}
