@@ -190,7 +190,10 @@ func flush(t *testing.T, srv *contactstest.Server) {
 	}
 }
 
-func sqliteEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[*sql.Tx] {
+// openSQLite opens GymFlow's database (River's and the fleet's tables,
+// GymFlow's transactions) and the sync's state, two SQLite files closed
+// when t ends.
+func openSQLite(t *testing.T) (*sql.DB, *sqlstore.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gymflow.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
@@ -203,6 +206,12 @@ func sqliteEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[*sql.Tx] {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { state.Close() })
+	return db, state
+}
+
+func sqliteEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[*sql.Tx] {
+	t.Helper()
+	db, state := openSQLite(t)
 	e := &env[*sql.Tx]{}
 	e.begin = func(t *testing.T) (*sql.Tx, func() error, func() error) {
 		tx, err := db.BeginTx(context.Background(), nil)

@@ -524,17 +524,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestSQLiteFleetSuite(t *testing.T) {
 	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1 << 20))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gymflow.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	state, err := sqlstore.OpenSQLite(filepath.Join(dir, "sync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { state.Close() })
+	db, state := openSQLite(t)
 	m := mapping(t)
 	var locs []string
 	clients := map[string]*contacts.Client{}
