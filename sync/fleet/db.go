@@ -184,7 +184,7 @@ func (b sqliteBackend) inTx(ctx context.Context, f func(tx *sql.Tx) error) error
 // queueQueries are the statements of one of the fleet's queue tables:
 // the outbox (GymFlow's changes) or the inbox (webhook deliveries).
 type queueQueries struct {
-	insert, batch, remove, any, pending string
+	insert, batch, remove, any, pending, all string
 }
 
 // queries are the fleet's statements in its dialect.
@@ -206,6 +206,7 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 			remove:  `DELETE FROM {p}` + table + ` WHERE location_id = ? AND seq <= ?`,
 			any:     `SELECT seq FROM {p}` + table + ` WHERE location_id = ? ORDER BY seq LIMIT 1`,
 			pending: `SELECT count(*), min(enqueued_at) FROM {p}` + table + ` WHERE location_id = ?`,
+			all:     `SELECT location_id, count(*), min(enqueued_at) FROM {p}` + table + ` GROUP BY location_id`,
 		}
 	}
 	q := queries{
@@ -217,8 +218,8 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	}
 	r := strings.NewReplacer("{p}", p)
 	for _, s := range []*string{
-		&q.out.insert, &q.out.batch, &q.out.remove, &q.out.any, &q.out.pending,
-		&q.in.insert, &q.in.batch, &q.in.remove, &q.in.any, &q.in.pending,
+		&q.out.insert, &q.out.batch, &q.out.remove, &q.out.any, &q.out.pending, &q.out.all,
+		&q.in.insert, &q.in.batch, &q.in.remove, &q.in.any, &q.in.pending, &q.in.all,
 		&q.lockShared, &q.lock,
 	} {
 		*s = d.Rebind(r.Replace(*s))

@@ -91,6 +91,11 @@ type Config struct {
 	TablePrefix string
 	// Logger receives the fleet's and River's logs (slog.Default()).
 	Logger *slog.Logger
+	// Metrics receives the fleet's metrics (the Metric… names), and
+	// MetricsEvery sets how often the queues are reported
+	// (DefaultMetricsEvery).
+	Metrics      contactsync.Metrics
+	MetricsEvery time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -104,6 +109,7 @@ func (c *Config) setDefaults() error {
 	c.ReconcileEvery = cmp.Or(c.ReconcileEvery, DefaultReconcileEvery)
 	c.Tick = cmp.Or(c.Tick, DefaultTick)
 	c.RefreshLimit = cmp.Or(c.RefreshLimit, DefaultRefreshLimit)
+	c.MetricsEvery = cmp.Or(c.MetricsEvery, DefaultMetricsEvery)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -112,8 +118,8 @@ func (c *Config) setDefaults() error {
 		return errors.New("fleet: Config.Engine is required (or InsertOnly)")
 	case !c.InsertOnly && c.Locations != nil && c.Inbound == nil:
 		return errors.New("fleet: Config.Locations needs Config.Inbound")
-	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0 || c.Tick < 0 || c.RefreshLimit < 0:
-		return errors.New("fleet: Workers, Batch, Slice, RescueAfter, Tick and RefreshLimit must not be negative")
+	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0 || c.Tick < 0 || c.RefreshLimit < 0 || c.MetricsEvery < 0:
+		return errors.New("fleet: Workers, Batch, Slice, RescueAfter, Tick, RefreshLimit and MetricsEvery must not be negative")
 	case c.Tick < time.Second:
 		return fmt.Errorf("fleet: Tick (%s) must be at least a second", c.Tick)
 	case !validPrefix.MatchString(c.TablePrefix):
@@ -131,10 +137,11 @@ var validPrefix = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,40}$`)
 // *sql.Tx for SQLite (NewSQLite). GymFlow enqueues changes in its own
 // transactions of that type (Enqueue).
 type Fleet[TTx any] struct {
-	cfg    Config
-	db     backend[TTx]
-	client *river.Client[TTx]
-	q      queries
+	cfg         Config
+	stopReports context.CancelFunc
+	db          backend[TTx]
+	client      *river.Client[TTx]
+	q           queries
 	// complete marks a job completed in a transaction (river.JobCompleteTx
 	// for the fleet's driver).
 	complete func(ctx context.Context, tx TTx, job *rivertype.JobRow) error
@@ -259,12 +266,26 @@ func Schema(d Dialect, tablePrefix string) (string, error) {
 
 // Start starts the fleet's workers (River's client); Stop lets the jobs
 // in flight finish (each within Slice) and stops.
-func (f *Fleet[TTx]) Start(ctx context.Context) error { return f.client.Start(ctx) }
+func (f *Fleet[TTx]) Start(ctx context.Context) error {
+	if err := f.client.Start(ctx); err != nil {
+		return err
+	}
+	if f.cfg.Metrics != nil && f.stopReports == nil {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f.stopReports = cancel
+		go f.reportQueues(rctx)
+	}
+	return nil
+}
 
 // Stop stops the fleet: no new job starts, the jobs in flight finish or
 // are cancelled when ctx ends (their changes stay in the outbox and run
 // again later). It returns once they have.
 func (f *Fleet[TTx]) Stop(ctx context.Context) error {
+	if f.stopReports != nil {
+		f.stopReports()
+		f.stopReports = nil
+	}
 	err := f.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		// Hand the jobs in flight back: cancelled, they return and River
@@ -379,6 +400,7 @@ func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (release func
 		return nil, fmt.Errorf("fleet: locking location %q: %w", loc, err)
 	}
 	if !ok {
+		f.count(MetricSnoozes, loc, 1, "reason", "busy")
 		return nil, river.JobSnooze(snoozeBusy)
 	}
 	return release, nil

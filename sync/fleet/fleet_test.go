@@ -49,6 +49,10 @@ type env[TTx any] struct {
 	gate atomic.Pointer[chan struct{}]
 	// inFlight counts API requests held at the gate.
 	inFlight atomic.Int64
+	// metrics records what the fleet reports.
+	metrics *recordingMetrics
+	// tokens are the locations' tokens.
+	tokens map[string]string
 	// sink records what the locations' inbound sides deliver.
 	sink *recordingSink
 	// lockWaits counts sessions waiting for a lock (PostgreSQL).
@@ -92,9 +96,11 @@ func setup[TTx any](t *testing.T, e *env[TTx], state *sqlstore.DB, nLocs int, cf
 	e.srv = contactstest.NewServer(contactstest.WithoutRateLimits())
 	t.Cleanup(e.srv.Close)
 	clients := map[string]*contacts.Client{}
+	e.tokens = map[string]string{}
 	for i := range nLocs {
 		loc := e.srv.AddLocation(fmt.Sprintf("loc%02d", i), "", contactstest.LocationSettings{})
 		tok := e.srv.IssueToken(contactstest.TokenSpec{LocationID: loc})
+		e.tokens[loc] = tok
 		hc := &http.Client{Transport: gateTransport{base: e.srv.HTTPClient().Transport, gate: &e.gate, n: &e.inFlight}}
 		clients[loc] = e.srv.Client(contacts.WithToken(tok), contacts.WithLocationID(loc), contacts.WithHTTPClient(hc))
 		e.locs = append(e.locs, loc)
@@ -129,6 +135,8 @@ func setup[TTx any](t *testing.T, e *env[TTx], state *sqlstore.DB, nLocs int, cf
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
 	}
+	e.metrics = &recordingMetrics{counters: map[string]int64{}, gauges: map[string]float64{}}
+	cfg.Metrics, cfg.MetricsEvery = e.metrics, 50*time.Millisecond
 	f, err := newFleet(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +161,48 @@ func setup[TTx any](t *testing.T, e *env[TTx], state *sqlstore.DB, nLocs int, cf
 	if err := e.srv.AddWebhook(hook.URL); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// recordingMetrics records the fleet's metrics by name and labels.
+type recordingMetrics struct {
+	mu       sync.Mutex
+	counters map[string]int64
+	gauges   map[string]float64
+}
+
+func metricKey(name string, labels map[string]string) string {
+	keys := slices.Sorted(mapsKeys(labels))
+	var b strings.Builder
+	b.WriteString(name)
+	for _, k := range keys {
+		fmt.Fprintf(&b, ",%s=%s", k, labels[k])
+	}
+	return b.String()
+}
+
+func (m *recordingMetrics) Counter(name string, delta int64, labels map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counters[metricKey(name, labels)] += delta
+}
+
+func (m *recordingMetrics) Gauge(name string, v float64, labels map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gauges[metricKey(name, labels)] = v
+}
+
+func (m *recordingMetrics) counter(key string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counters[key]
+}
+
+func (m *recordingMetrics) gauge(key string) (float64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.gauges[key]
+	return v, ok
 }
 
 // recordingSink records what the inbound side delivers.
@@ -668,5 +718,49 @@ func testOneJobPerLocation[TTx any](t *testing.T, e *env[TTx]) {
 	e.waitIdle(t, 30*time.Second)
 	if got := e.contactsOf(loc); len(got) != 1 {
 		t.Errorf("contacts %v", got)
+	}
+}
+
+func TestRevokedLocationIsParkedAndReported(t *testing.T) {
+	forEachDriver(t, 2, fleet.Config{}, testParked[*sql.Tx], testParked[pgx.Tx])
+}
+
+// A location whose token is refused (its app uninstalled) is parked: its
+// job snoozed, its changes kept, the gauge at 1; the other location goes
+// on and its calls, changes and queues are reported.
+func testParked[TTx any](t *testing.T, e *env[TTx]) {
+	a, b := e.locs[0], e.locs[1]
+	e.srv.RevokeToken(e.tokens[a])
+	e.enqueue(t, true, a, contactsync.MemberUpserted{Member: member("m1", "Parked")})
+	e.enqueue(t, true, b, contactsync.MemberUpserted{Member: member("m2", "Fine")})
+	e.start(t)
+	m := e.metrics
+	waitFor(t, "location a parked and b synced", func() bool {
+		parked, _ := m.gauge(fleet.MetricParked + ",location=" + a)
+		return parked == 1 && len(e.contactsOf(b)) == 1 && m.counter(fleet.MetricSnoozes+",location="+a+",reason=parked") >= 1
+	})
+	if bl := e.backlog(t, a); bl.Changes != 1 {
+		t.Errorf("parked location's backlog %+v, want its change kept", bl)
+	}
+	if n := m.counter(fleet.MetricAPICalls + ",location=" + b + ",side=outbound"); n < 1 {
+		t.Errorf("api calls of b: %d", n)
+	}
+	if n := m.counter(fleet.MetricChanges + ",location=" + b); n != 1 {
+		t.Errorf("changes of b: %d, want 1", n)
+	}
+	if d, ok := m.gauge(fleet.MetricQueueDepth + ",location=" + b + ",queue=changes"); ok && d != 0 {
+		// (b may have been synced before the first report: then absent.)
+		waitFor(t, "b's emptied queue reported", func() bool {
+			d, _ := m.gauge(fleet.MetricQueueDepth + ",location=" + b + ",queue=changes")
+			return d == 0
+		})
+	}
+	waitFor(t, "a's queue reported", func() bool {
+		depth, _ := m.gauge(fleet.MetricQueueDepth + ",location=" + a + ",queue=changes")
+		lag, _ := m.gauge(fleet.MetricLag + ",location=" + a)
+		return depth == 1 && lag > 0
+	})
+	if len(e.contactsOf(a)) != 0 {
+		t.Errorf("the parked location got contacts")
 	}
 }

@@ -115,6 +115,7 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 				if err := in.Receive(ctx, ev); err != nil {
 					return fmt.Errorf("fleet: storing a webhook of location %q: %w", loc, err)
 				}
+				f.count(MetricDeliveries, loc, 1)
 			}
 			return nil
 		}
@@ -124,6 +125,10 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 			return err
 		}
 		err = f.drain(ctx, job.JobRow, loc, f.q.in, apply, settle, inboundArgs{Location: loc, Task: taskInbox}, f.uniqueOpts())
+	}
+	f.count(MetricAPICalls, loc, rep.APICalls, "side", "inbound")
+	if err == nil {
+		f.gauge(MetricParked, loc, 0)
 	}
 	f.cfg.Logger.Debug("fleet: inbound task done", "location", loc, "task", task, "events", rep.Events, "apiCalls", rep.APICalls, "err", err)
 	if err != nil {

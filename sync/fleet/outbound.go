@@ -82,9 +82,11 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 			return nil
 		}
 		rep, err := eng.Apply(ctx, seq(changes))
+		f.reportRun(loc, "outbound", rep.APICalls, rep)
 		if err != nil {
 			return f.stopped(loc, rep.RunID, err)
 		}
+		f.gauge(MetricParked, loc, 0)
 		if rep.Failed > 0 {
 			f.cfg.Logger.Warn("fleet: changes refused", "location", loc, "failed", rep.Failed, "run", rep.RunID)
 		}
@@ -113,19 +115,25 @@ func (f *Fleet[TTx]) stopped(loc, run string, err error) error {
 	if run != "" {
 		log = log.With("run", run)
 	}
+	snooze := func(reason string, d time.Duration) error {
+		f.count(MetricSnoozes, loc, 1, "reason", reason)
+		return river.JobSnooze(d)
+	}
 	switch {
 	case errors.Is(err, contactsync.ErrLeaseHeld):
-		return river.JobSnooze(snoozeLeaseHeld)
+		return snooze("lease", snoozeLeaseHeld)
 	case errors.Is(err, contacts.ErrRateLimited):
 		log.Info("fleet: location rate limited; snoozing")
-		return river.JobSnooze(snoozeRateLimit)
+		return snooze("rate_limited", snoozeRateLimit)
 	case errors.Is(err, contactsync.ErrBudgetExhausted), errors.Is(err, contacts.ErrDailyLimitExceeded):
 		log.Warn("fleet: location's daily budget spent; snoozing")
-		return river.JobSnooze(snoozeBudget)
+		return snooze("budget", snoozeBudget)
 	case errors.Is(err, contacts.ErrUnauthorized), errors.Is(err, contacts.ErrForbidden):
 		log.Error("fleet: location parked: its token was refused")
-		return river.JobSnooze(snoozeParked)
+		f.gauge(MetricParked, loc, 1)
+		return snooze("parked", snoozeParked)
 	}
 	log.Warn("fleet: location's run stopped")
+	f.count(MetricFailures, loc, 1)
 	return fmt.Errorf("fleet: syncing location %q: %w", loc, err)
 }
