@@ -1,0 +1,509 @@
+// Command gymflow-fleet runs GymFlow's sync for many gyms at once on a
+// fleet of River workers (package fleet): each gym is a location of the
+// Contacts API with its own token and its own rate limit, and GymFlow
+// enqueues its members' changes in its own database transactions.
+//
+// With no arguments it runs on one machine with no server: River, the
+// fleet's queues, GymFlow's transactions and the sync's state in SQLite
+// files, the embedded fake API with the live API's per-location limits
+// (100 requests per 10 s), 50 locations × 200 members, workers in this
+// process. It streams the progress, prints a table per location (members,
+// API calls, 429s, the longest lag of a change) and exits 0 when every
+// location holds its members exactly once:
+//
+//	go run ./examples/gymflow-fleet
+//	go run ./examples/gymflow-fleet -locations 10 -members 50
+//	go run ./examples/gymflow-fleet -database postgres://localhost/gymflow   # or DATABASE_URL
+//	go run ./examples/gymflow-fleet -http 127.0.0.1:8080                     # /metrics and /jobs while it runs
+//
+// With PostgreSQL, River's pgx driver runs the jobs; start more processes
+// of your own program on the same database to add workers (the fleet's
+// jobs go to whichever process is free; one job per location runs at a
+// time).
+package main
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql over pgx, for the sync's state
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite"
+
+	contacts "github.com/gymflow/contacts-go"
+	"github.com/gymflow/contacts-go/contactstest"
+	contactsync "github.com/gymflow/contacts-go/sync"
+	"github.com/gymflow/contacts-go/sync/fleet"
+	"github.com/gymflow/contacts-go/sync/prommetrics"
+	"github.com/gymflow/contacts-go/sync/sqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		log.Fatal(err)
+	}
+}
+
+type config struct {
+	database, data, httpAddr    string
+	locations, members, workers int
+	perTx                       int
+	timeout                     time.Duration
+}
+
+func parseFlags(args []string, errOut io.Writer, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("gymflow-fleet", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	var c config
+	fs.StringVar(&c.database, "database", getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL; empty: embedded SQLite)")
+	fs.StringVar(&c.data, "data", "", "directory of the SQLite files (default: a temporary directory)")
+	fs.StringVar(&c.httpAddr, "http", "", "serve /metrics (Prometheus) and /jobs (River's jobs) on this address while running")
+	fs.IntVar(&c.locations, "locations", 50, "locations (gyms)")
+	fs.IntVar(&c.members, "members", 200, "members per location")
+	fs.IntVar(&c.workers, "workers", 0, "jobs run at once (default: one per location, at most 100)")
+	fs.IntVar(&c.perTx, "per-tx", 20, "members GymFlow saves per transaction")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case c.locations < 1 || c.locations > 10_000:
+		return c, fmt.Errorf("-locations %d: want 1 to 10000", c.locations)
+	case c.members < 1 || c.members > 100_000:
+		return c, fmt.Errorf("-members %d: want 1 to 100000", c.members)
+	case c.perTx < 1 || c.workers < 0 || c.timeout <= 0:
+		return c, errors.New("-per-tx and -timeout must be positive, -workers not negative")
+	case c.database != "" && !strings.HasPrefix(c.database, "postgres://") && !strings.HasPrefix(c.database, "postgresql://"):
+		return c, errors.New("-database: want a postgres:// URL (or nothing for the embedded SQLite)")
+	}
+	c.workers = cmp.Or(c.workers, min(c.locations, 100))
+	return c, nil
+}
+
+// gym is what the run knows of one location.
+type gym struct {
+	id, token string
+	// Sampled from the fleet's queues while the run lasts.
+	maxLag time.Duration
+	doneAt time.Duration
+}
+
+func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(string) string) error {
+	cfg, err := parseFlags(args, errOut, getenv)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// The API: the embedded fake with the live limits, a location and a
+	// token per gym.
+	fake := contactstest.NewServer(contactstest.WithRequestLogLimit(cfg.locations*cfg.members*4 + 1000))
+	defer fake.Close()
+	gyms := make([]*gym, cfg.locations)
+	byID := map[string]*gym{}
+	for i := range gyms {
+		id := fake.AddLocation(fmt.Sprintf("gym-%04d", i+1), "", contactstest.LocationSettings{})
+		gyms[i] = &gym{id: id, token: fake.IssueToken(contactstest.TokenSpec{LocationID: id})}
+		byID[id] = gyms[i]
+	}
+	mapping, err := contactsync.NewMapping(
+		contactsync.Map("first_name", "firstName", contactsync.Required()),
+		contactsync.Map("last_name", "lastName"),
+		contactsync.Map("email", "email", contactsync.Transform(contactsync.Email)),
+	)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	metrics := prommetrics.New(reg)
+	engine := func(state *sqlstore.DB) func(context.Context, string) (*contactsync.Engine, error) {
+		return fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
+			g := byID[loc]
+			if g == nil {
+				return nil, fmt.Errorf("unknown location %q", loc)
+			}
+			client, err := contacts.NewClient(contacts.WithBaseURL(fake.URL), contacts.WithToken(g.token),
+				contacts.WithLocationID(loc), contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+			if err != nil {
+				return nil, err
+			}
+			s, err := state.Location(loc)
+			if err != nil {
+				return nil, err
+			}
+			return contactsync.NewEngine(client, s, mapping, contactsync.WithMetrics(metrics.With("location", loc)))
+		})
+	}
+	fcfg := fleet.Config{Workers: cfg.workers, Logger: logger, Metrics: metrics, MetricsEvery: time.Second}
+
+	var r runner
+	if cfg.database == "" {
+		r, err = openSQLite(ctx, cfg, fcfg, engine, out)
+	} else {
+		r, err = openPostgres(ctx, cfg, fcfg, engine, out)
+	}
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	if cfg.httpAddr != "" {
+		stopHTTP, err := serve(cfg.httpAddr, reg, r, out)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
+	}
+	if err := r.start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		r.stop(sctx)
+	}()
+
+	// GymFlow saves its members, a transaction at a time, while the
+	// workers run; the progress streams meanwhile.
+	start := time.Now()
+	total := cfg.locations * cfg.members
+	fmt.Fprintf(out, "enqueueing %d members of %d locations (%d per transaction)\n", total, cfg.locations, cfg.perTx)
+	enqueued := make(chan error, 1)
+	go func() { enqueued <- enqueueAll(ctx, r, gyms, cfg) }()
+	if err := follow(ctx, r, fake, gyms, cfg, start, enqueued, out); err != nil {
+		return err
+	}
+	return report(out, fake, gyms, cfg, time.Since(start))
+}
+
+// member is GymFlow's member i of a location.
+func member(loc string, i int) contactsync.Member {
+	id := fmt.Sprintf("m%05d", i)
+	m := contactsync.Member{ID: id, Fields: map[string]any{
+		"first_name": fmt.Sprintf("Member %d", i),
+		"last_name":  strings.ToUpper(loc[:1]) + loc[1:],
+		"email":      fmt.Sprintf("%s.%s@members.example", id, loc),
+	}, Tags: []string{"member"}}
+	if i%3 == 0 {
+		m.Tasks = []contactsync.Task{{ID: id + "-welcome", Title: "Welcome call", Due: time.Now().Add(72 * time.Hour)}}
+	}
+	if i%4 == 0 {
+		m.Notes = []contactsync.Note{{ID: id + "-joined", Body: "Joined at the front desk"}}
+	}
+	return m
+}
+
+// enqueueAll saves every location's members, round-robin over the
+// locations, perTx members per transaction.
+func enqueueAll(ctx context.Context, r runner, gyms []*gym, cfg config) error {
+	for from := 0; from < cfg.members; from += cfg.perTx {
+		for _, g := range gyms {
+			var chs []contactsync.Change
+			for i := from; i < min(from+cfg.perTx, cfg.members); i++ {
+				chs = append(chs, contactsync.MemberUpserted{Member: member(g.id, i)})
+			}
+			if err := r.enqueue(ctx, g.id, chs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// follow prints the progress every second until every location's queue
+// is empty and its contacts are there.
+func follow(ctx context.Context, r runner, fake *contactstest.Server, gyms []*gym, cfg config, start time.Time,
+	enqueued <-chan error, out io.Writer) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastLine := time.Time{}
+	doneEnqueueing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped before the end: %w", context.Cause(ctx))
+		case err := <-enqueued:
+			if err != nil {
+				return fmt.Errorf("enqueueing: %w", err)
+			}
+			doneEnqueueing = true
+			fmt.Fprintf(out, "%6.1fs  every change enqueued\n", time.Since(start).Seconds())
+			continue
+		case <-tick.C:
+		}
+		backlogs, err := r.backlogs(ctx)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		synced, finished := 0, 0
+		for _, g := range gyms {
+			b := backlogs[g.id]
+			if !b.OldestChange.IsZero() {
+				g.maxLag = max(g.maxLag, now.Sub(b.OldestChange))
+			}
+			n := len(fake.Contacts(g.id))
+			synced += n
+			if g.doneAt == 0 && doneEnqueueing && b.Changes == 0 && n == cfg.members {
+				g.doneAt = now.Sub(start)
+				fmt.Fprintf(out, "%6.1fs  %s done: %d members\n", g.doneAt.Seconds(), g.id, n)
+			}
+			if g.doneAt != 0 {
+				finished++
+			}
+		}
+		if now.Sub(lastLine) >= time.Second || finished == len(gyms) {
+			lastLine = now
+			fmt.Fprintf(out, "%6.1fs  %d/%d members synced, %d/%d locations done, %d API requests\n",
+				now.Sub(start).Seconds(), synced, cfg.locations*cfg.members, finished, len(gyms), fake.RequestCount())
+		}
+		if finished == len(gyms) {
+			return nil
+		}
+	}
+}
+
+// report prints the table per location and checks every member is there
+// once.
+func report(out io.Writer, fake *contactstest.Server, gyms []*gym, cfg config, took time.Duration) error {
+	calls, tooMany := map[string]int{}, map[string]int{}
+	for _, req := range fake.Requests() {
+		calls[req.Location]++
+		if req.Status == http.StatusTooManyRequests {
+			tooMany[req.Location]++
+		}
+	}
+	fmt.Fprintf(out, "\n%-10s %8s %8s %6s %9s %9s\n", "location", "members", "calls", "429s", "max lag", "done at")
+	var bad []string
+	totalCalls, total429 := 0, 0
+	for _, g := range gyms {
+		emails := map[string]int{}
+		for _, c := range fake.Contacts(g.id) {
+			emails[c.Email]++
+		}
+		dup := 0
+		for _, n := range emails {
+			dup += n - 1
+		}
+		if len(emails) != cfg.members || dup > 0 {
+			bad = append(bad, fmt.Sprintf("%s: %d members, %d duplicates", g.id, len(emails), dup))
+		}
+		totalCalls += calls[g.id]
+		total429 += tooMany[g.id]
+		fmt.Fprintf(out, "%-10s %8d %8d %6d %8.1fs %8.1fs\n", g.id, len(emails), calls[g.id], tooMany[g.id], g.maxLag.Seconds(), g.doneAt.Seconds())
+	}
+	rate := float64(totalCalls) / took.Seconds()
+	fmt.Fprintf(out, "\n%d locations, %d members each, in %.1fs: %d API requests (%.0f/s, %.0f%% of %d locations' 10/s), %d × 429\n",
+		len(gyms), cfg.members, took.Seconds(), totalCalls, rate, 100*rate/float64(10*len(gyms)), len(gyms), total429)
+	if len(bad) > 0 {
+		return fmt.Errorf("locations not in step with GymFlow:\n  %s", strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
+// runner is the fleet on its database, whichever it is.
+type runner interface {
+	start(ctx context.Context) error
+	stop(ctx context.Context)
+	enqueue(ctx context.Context, loc string, chs []contactsync.Change) error
+	backlogs(ctx context.Context) (map[string]fleet.Backlog, error)
+	jobs(ctx context.Context) ([]*rivertype.JobRow, error)
+	close()
+}
+
+type fleetRunner[TTx any] struct {
+	f       *fleet.Fleet[TTx]
+	inTx    func(ctx context.Context, fn func(TTx) error) error
+	closers []func()
+}
+
+func (r *fleetRunner[TTx]) start(ctx context.Context) error { return r.f.Start(ctx) }
+func (r *fleetRunner[TTx]) stop(ctx context.Context)        { r.f.Stop(ctx) }
+func (r *fleetRunner[TTx]) backlogs(ctx context.Context) (map[string]fleet.Backlog, error) {
+	return r.f.Backlogs(ctx)
+}
+
+// enqueue is GymFlow saving members: its own writes (here none) and the
+// fleet's enqueue in one transaction.
+func (r *fleetRunner[TTx]) enqueue(ctx context.Context, loc string, chs []contactsync.Change) error {
+	return r.inTx(ctx, func(tx TTx) error { return r.f.Enqueue(ctx, tx, loc, chs...) })
+}
+
+func (r *fleetRunner[TTx]) jobs(ctx context.Context) ([]*rivertype.JobRow, error) {
+	res, err := r.f.Client().JobList(ctx, river.NewJobListParams().First(200).OrderBy(river.JobListOrderByID, river.SortOrderDesc))
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
+}
+
+// open builds the fleet over the sync's state and migrates its tables;
+// on failure it closes what the runner holds.
+func (r *fleetRunner[TTx]) open(ctx context.Context, state *sqlstore.DB, fcfg fleet.Config, engine engineFactory,
+	build func(fleet.Config) (*fleet.Fleet[TTx], error)) error {
+	r.closers = append(r.closers, func() { state.Close() })
+	fcfg.Engine = engine(state)
+	f, err := build(fcfg)
+	if err == nil {
+		err = f.Migrate(ctx)
+	}
+	if err != nil {
+		r.close()
+		return err
+	}
+	r.f = f
+	return nil
+}
+
+// engineFactory makes Config.Engine over a state database.
+type engineFactory = func(*sqlstore.DB) func(context.Context, string) (*contactsync.Engine, error)
+
+func (r *fleetRunner[TTx]) close() {
+	for _, c := range slices.Backward(r.closers) {
+		c()
+	}
+}
+
+func openSQLite(ctx context.Context, cfg config, fcfg fleet.Config, engine engineFactory, out io.Writer) (runner, error) {
+	dir := cfg.data
+	r := &fleetRunner[*sql.Tx]{}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "gymflow-fleet-")
+		if err != nil {
+			return nil, err
+		}
+		dir = tmp
+		r.closers = append(r.closers, func() { os.RemoveAll(tmp) })
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gymflow.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.closers = append(r.closers, func() { db.Close() })
+	state, err := sqlstore.OpenSQLite(filepath.Join(dir, "sync.db"))
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	if err := r.open(ctx, state, fcfg, engine, func(c fleet.Config) (*fleet.Fleet[*sql.Tx], error) { return fleet.NewSQLite(db, c) }); err != nil {
+		return nil, err
+	}
+	r.inTx = func(ctx context.Context, fn func(*sql.Tx) error) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	fmt.Fprintf(out, "database: embedded SQLite in %s (River's riversqlite driver)\n", dir)
+	return r, nil
+}
+
+func openPostgres(ctx context.Context, cfg config, fcfg fleet.Config, engine engineFactory, out io.Writer) (runner, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.database)
+	if err != nil {
+		return nil, fmt.Errorf("-database: %w", err)
+	}
+	// A connection per running job (its location's lock), River's own,
+	// and GymFlow's transactions.
+	pcfg.MaxConns = int32(cfg.workers + 10)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &fleetRunner[pgx.Tx]{closers: []func(){pool.Close}}
+	raw, err := sql.Open("pgx", cfg.database)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.closers = append(r.closers, func() { raw.Close() })
+	state, err := sqlstore.New(raw, sqlstore.Postgres)
+	if err == nil {
+		err = state.Migrate(ctx)
+	}
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	if err := r.open(ctx, state, fcfg, engine, func(c fleet.Config) (*fleet.Fleet[pgx.Tx], error) { return fleet.NewPostgres(pool, c) }); err != nil {
+		return nil, err
+	}
+	r.inTx = func(ctx context.Context, fn func(pgx.Tx) error) error { return pgx.BeginFunc(ctx, pool, fn) }
+	fmt.Fprintln(out, "database: PostgreSQL (River's riverpgxv5 driver)")
+	return r, nil
+}
+
+var jobsPage = template.Must(template.New("jobs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>River jobs — gymflow-fleet</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}</style></head>
+<body><h1>River jobs</h1><p>The newest {{len .}} jobs of the fleet (River's job table).</p>
+<table><thead><tr><th>ID</th><th>Kind</th><th>Args</th><th>State</th><th>Attempt</th><th>Scheduled</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.ID}}</td><td>{{.Kind}}</td><td><code>{{printf "%s" .EncodedArgs}}</code></td><td>{{.State}}</td><td>{{.Attempt}}</td><td>{{.ScheduledAt.Format "15:04:05.000"}}</td></tr>
+{{end}}</tbody></table></body></html>
+`))
+
+// serve serves /metrics and /jobs on addr until the returned stop.
+func serve(addr string, reg *prometheus.Registry, r runner, out io.Writer) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, req *http.Request) {
+		jobs, err := r.jobs(req.Context())
+		if err != nil {
+			http.Error(w, "could not list the jobs", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		jobsPage.Execute(w, jobs)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(ln) })
+	fmt.Fprintf(out, "serving http://%s/metrics and http://%s/jobs\n", ln.Addr(), ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		wg.Wait()
+	}, nil
+}
