@@ -4,8 +4,12 @@ package fleet_test
 // PostgreSQL database for 50 locations of a fake API with its real rate
 // limits, while the test enqueues GymFlow's changes in transactions (some
 // rolled back) and kills a worker with SIGKILL ten times, restarting it.
-// At the end every location's contacts, tags, tasks and notes equal
-// GymFlow's, each exactly once, and the API answered no request with 429.
+// The app is installed at the agency; each location's client comes from
+// an oauth.Manager over the shared SQL token store, which exchanges the
+// agency token for location tokens that expire every 8 s, so the workers
+// renew them all along, whichever process runs the location. At the end
+// every location's contacts, tags, tasks and notes equal GymFlow's, each
+// exactly once, and the API answered no request with 429.
 
 import (
 	"bytes"
@@ -35,6 +39,7 @@ import (
 	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	"github.com/gymflow/contacts-go/internal/pgtest"
+	"github.com/gymflow/contacts-go/oauth"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/fleet"
 	"github.com/gymflow/contacts-go/sync/sqlstore"
@@ -42,10 +47,23 @@ import (
 
 // The environment of a worker process.
 const (
-	killEnvDSN    = "FLEET_KILL_DSN"    // the PostgreSQL URL: run a worker
-	killEnvAPI    = "FLEET_KILL_API"    // the fake API's URL
-	killEnvTokens = "FLEET_KILL_TOKENS" // a JSON file: location → token
+	killEnvDSN   = "FLEET_KILL_DSN"   // the PostgreSQL URL: run a worker
+	killEnvAPI   = "FLEET_KILL_API"   // the fake API's URL
+	killEnvOAuth = "FLEET_KILL_OAUTH" // a JSON file: the app's oauth.Config fields
 )
+
+// killCompany is the agency of every location.
+const killCompany = "company-1"
+
+// killApp is the app's OAuth configuration the workers share.
+type killApp struct {
+	ClientID, ClientSecret, RedirectURL string
+}
+
+func (a killApp) config(api string) *oauth.Config {
+	return &oauth.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, RedirectURL: a.RedirectURL,
+		Scopes: []string{contacts.ScopeContactsReadonly, contacts.ScopeContactsWrite}, BaseURL: api}
+}
 
 // The run's shape.
 const (
@@ -97,14 +115,24 @@ func killWorker(dsn string) error {
 		return err
 	}
 	defer state.Close()
-	b, err := os.ReadFile(os.Getenv(killEnvTokens))
+	b, err := os.ReadFile(os.Getenv(killEnvOAuth))
 	if err != nil {
 		return err
 	}
-	var tokens map[string]string
-	if err := json.Unmarshal(b, &tokens); err != nil {
+	var app killApp
+	if err := json.Unmarshal(b, &app); err != nil {
 		return err
 	}
+	tokens, err := oauth.NewSQLStore(raw, oauth.Postgres)
+	if err != nil {
+		return err
+	}
+	api := os.Getenv(killEnvAPI)
+	// One client per location, refreshing its token through the shared
+	// store (one refresh at a time across the processes), with the
+	// default rate limiter.
+	mgr := oauth.NewManager(ctx, app.config(api), tokens, oauth.WithAgency(killCompany),
+		oauth.WithSourceOptions(oauth.WithRefreshSkew(2*time.Second)))
 	m, err := contactsync.NewMapping(
 		contactsync.Map("first_name", "firstName", contactsync.Required()),
 		contactsync.Map("email", "email", contactsync.Transform(contactsync.Email)),
@@ -112,16 +140,10 @@ func killWorker(dsn string) error {
 	if err != nil {
 		return err
 	}
-	api := os.Getenv(killEnvAPI)
 	cfg := killConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
-		tok, ok := tokens[loc]
-		if !ok {
-			return nil, fmt.Errorf("no token for %q", loc)
-		}
-		c, err := contacts.NewClient(contacts.WithBaseURL(api), contacts.WithToken(tok), contacts.WithLocationID(loc),
-			contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		c, err := mgr.Client(ctx, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -168,16 +190,32 @@ func TestPostgresFleetKill(t *testing.T) {
 	url := pgtest.URL(t)
 	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1 << 20)) // the live API's limits
 	t.Cleanup(srv.Close)
-	tokens := map[string]string{}
+	// The app is installed at the agency (its token lives a day); the
+	// location tokens the workers obtain from it live 8 s.
+	reg := srv.RegisterApp(contactstest.App{RedirectURIs: []string{"http://localhost/callback"}})
+	app := killApp{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURL: "http://localhost/callback"}
+	tokenStore, err := oauth.NewSQLStore(pgtest.Open(t, url), oauth.Postgres)
+	if err == nil {
+		err = tokenStore.Migrate(context.Background())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	var locs []string
 	for i := range killLocations {
-		loc := srv.AddLocation(fmt.Sprintf("gym%02d", i), "", contactstest.LocationSettings{})
-		tokens[loc] = srv.IssueToken(contactstest.TokenSpec{LocationID: loc})
-		locs = append(locs, loc)
+		locs = append(locs, srv.AddLocation(fmt.Sprintf("gym%02d", i), killCompany, contactstest.LocationSettings{}))
 	}
-	tokFile := filepath.Join(t.TempDir(), "tokens.json")
-	b, _ := json.Marshal(tokens)
-	if err := os.WriteFile(tokFile, b, 0o600); err != nil {
+	code, err := srv.AuthorizationCode(app.ClientID, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: killCompany, RedirectURI: app.RedirectURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := oauth.Install(context.Background(), app.config(srv.URL), tokenStore, code, oauth.UserType(contactstest.UserTypeCompany)); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetAccessTokenTTL(8 * time.Second)
+	appFile := filepath.Join(t.TempDir(), "app.json")
+	b, _ := json.Marshal(app)
+	if err := os.WriteFile(appFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -210,7 +248,7 @@ func TestPostgresFleetKill(t *testing.T) {
 	start := func() *worker {
 		w := &worker{out: new(bytes.Buffer), done: make(chan error, 1)}
 		w.cmd = exec.Command(exe, "-test.run=^$")
-		w.cmd.Env = append(os.Environ(), killEnvDSN+"="+url, killEnvAPI+"="+srv.URL, killEnvTokens+"="+tokFile)
+		w.cmd.Env = append(os.Environ(), killEnvDSN+"="+url, killEnvAPI+"="+srv.URL, killEnvOAuth+"="+appFile)
 		w.cmd.Stdout, w.cmd.Stderr = io.Discard, &lockedWriter{w: w.out}
 		if err := w.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -330,7 +368,19 @@ func TestPostgresFleetKill(t *testing.T) {
 	if tooMany != 0 {
 		t.Errorf("the API answered %d requests with 429", tooMany)
 	}
-	t.Logf("%d API requests, %d × 429", len(srv.Requests()), tooMany)
+	exchanges := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth/locationToken" && r.Status == 200 {
+			exchanges++
+		}
+	}
+	t.Logf("%d API requests, %d × 429, %d location tokens from the agency's, %d refreshes", len(srv.Requests()), tooMany,
+		exchanges, srv.TokenRequests("refresh_token"))
+	// Every location's first token, and more as they expired every 8 s
+	// in workers all over.
+	if exchanges <= killLocations {
+		t.Errorf("%d location tokens for %d locations: none expired and was renewed during the run", exchanges, killLocations)
+	}
 }
 
 // randomChanges makes one transaction's changes of a location and applies
