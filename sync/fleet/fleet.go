@@ -84,7 +84,11 @@ type Config struct {
 	Slice time.Duration
 	// RescueAfter is how long a job may run before River takes its worker
 	// for dead and runs it again (River's RescueStuckJobsAfter; default
-	// 10 × Slice, at least 5 minutes).
+	// 10 × Slice, at least 5 minutes). A job is cancelled a little before
+	// (at RescueAfter − Slice/2): leave room for a batch's API calls at the
+	// location's rate and for the engine's WithResolveGrace (30 s by
+	// default), which a run waits out before looking up a create that a
+	// killed worker left pending.
 	RescueAfter time.Duration
 	// TablePrefix prefixes the fleet's tables (DefaultPrefix). River's
 	// tables are River's own.

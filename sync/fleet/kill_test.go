@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -50,6 +51,8 @@ const (
 	killEnvDSN   = "FLEET_KILL_DSN"   // the PostgreSQL URL: run a worker
 	killEnvAPI   = "FLEET_KILL_API"   // the fake API's URL
 	killEnvOAuth = "FLEET_KILL_OAUTH" // a JSON file: the app's oauth.Config fields
+	killEnvSlice = "FLEET_KILL_SLICE" // the fleet's Slice, if not killConfig's
+	killEnvStop  = "FLEET_KILL_STOP"  // how long Stop waits on SIGTERM (default 20 s)
 )
 
 // killCompany is the agency of every location.
@@ -131,8 +134,12 @@ func killWorker(dsn string) error {
 	// One client per location, refreshing its token through the shared
 	// store (one refresh at a time across the processes), with the
 	// default rate limiter.
+	// Requests time out after 3 s (the fake answers in milliseconds), so a
+	// create left pending by a killed or stopped worker is looked up after
+	// 3 s (WithResolveGrace), not the default 30 s, which would outlast the
+	// short job timeout of these runs.
 	mgr := oauth.NewManager(ctx, app.config(api), tokens, oauth.WithAgency(killCompany),
-		oauth.WithSourceOptions(oauth.WithRefreshSkew(2*time.Second)))
+		oauth.WithSourceOptions(oauth.WithRefreshSkew(2*time.Second)), oauth.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}))
 	m, err := contactsync.NewMapping(
 		contactsync.Map("first_name", "firstName", contactsync.Required()),
 		contactsync.Map("email", "email", contactsync.Transform(contactsync.Email)),
@@ -141,6 +148,18 @@ func killWorker(dsn string) error {
 		return err
 	}
 	cfg := killConfig()
+	if v := os.Getenv(killEnvSlice); v != "" {
+		if cfg.Slice, err = time.ParseDuration(v); err != nil {
+			return err
+		}
+		cfg.RescueAfter = 10 * cfg.Slice
+	}
+	stopWait := 20 * time.Second
+	if v := os.Getenv(killEnvStop); v != "" {
+		if stopWait, err = time.ParseDuration(v); err != nil {
+			return err
+		}
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
 		c, err := mgr.Client(ctx, loc)
@@ -152,7 +171,7 @@ func killWorker(dsn string) error {
 			return nil, err
 		}
 		// A killed worker's lease lapses in 3 s.
-		return contactsync.NewEngine(c, s, m, contactsync.WithLeaseTTL(3*time.Second))
+		return contactsync.NewEngine(c, s, m, contactsync.WithLeaseTTL(3*time.Second), contactsync.WithResolveGrace(3*time.Second))
 	})
 	f, err := fleet.NewPostgres(pool, cfg)
 	if err != nil {
@@ -163,9 +182,11 @@ func killWorker(dsn string) error {
 	}
 	fmt.Println("started")
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
-	return f.Stop(sctx)
+	err = f.Stop(sctx)
+	fmt.Fprintln(os.Stderr, "stopped:", err)
+	return err
 }
 
 // gymModel is GymFlow's side of one location: what the API must end with.
@@ -186,9 +207,22 @@ type worker struct {
 	done chan error
 }
 
-func TestPostgresFleetKill(t *testing.T) {
+// killRig is the parent's side of a multi-process run: the fake API with
+// the app installed at the agency, the database migrated, GymFlow's
+// insert-only fleet, and a way to start worker processes.
+type killRig struct {
+	url   string
+	srv   *contactstest.Server
+	locs  []string
+	pool  *pgxpool.Pool
+	gym   *fleet.Fleet[pgx.Tx]
+	start func(env ...string) *worker
+}
+
+func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits) *killRig {
+	t.Helper()
 	url := pgtest.URL(t)
-	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1 << 20)) // the live API's limits
+	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1<<20), contactstest.WithRateLimits(limits))
 	t.Cleanup(srv.Close)
 	// The app is installed at the agency (its token lives a day); the
 	// location tokens the workers obtain from it live 8 s.
@@ -202,7 +236,7 @@ func TestPostgresFleetKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	var locs []string
-	for i := range killLocations {
+	for i := range nLocs {
 		locs = append(locs, srv.AddLocation(fmt.Sprintf("gym%02d", i), killCompany, contactstest.LocationSettings{}))
 	}
 	code, err := srv.AuthorizationCode(app.ClientID, contactstest.Grant{UserType: contactstest.UserTypeCompany, CompanyID: killCompany, RedirectURI: app.RedirectURL})
@@ -245,10 +279,11 @@ func TestPostgresFleetKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func() *worker {
+	r := &killRig{url: url, srv: srv, locs: locs, pool: pool, gym: gym}
+	r.start = func(env ...string) *worker {
 		w := &worker{out: new(bytes.Buffer), done: make(chan error, 1)}
 		w.cmd = exec.Command(exe, "-test.run=^$")
-		w.cmd.Env = append(os.Environ(), killEnvDSN+"="+url, killEnvAPI+"="+srv.URL, killEnvOAuth+"="+appFile)
+		w.cmd.Env = append(append(os.Environ(), killEnvDSN+"="+url, killEnvAPI+"="+srv.URL, killEnvOAuth+"="+appFile), env...)
 		w.cmd.Stdout, w.cmd.Stderr = io.Discard, &lockedWriter{w: w.out}
 		if err := w.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -256,6 +291,12 @@ func TestPostgresFleetKill(t *testing.T) {
 		go func() { w.done <- w.cmd.Wait() }()
 		return w
 	}
+	return r
+}
+
+func TestPostgresFleetKill(t *testing.T) {
+	rig := newKillRig(t, killLocations, contactstest.DefaultRateLimits()) // the live API's limits
+	srv, locs, pool, gym, start := rig.srv, rig.locs, rig.pool, rig.gym, func() *worker { return rig.start() }
 	workers := make([]*worker, killWorkers)
 	for i := range workers {
 		workers[i] = start()
@@ -684,4 +725,74 @@ func TestSQLiteFleetSuite(t *testing.T) {
 		t.Errorf("the API answered %d requests with 429", tooMany)
 	}
 	t.Logf("%d API requests, %d × 429", len(srv.Requests()), tooMany)
+}
+
+// TestPostgresFleetSIGTERMHandsBack: SIGTERM stops a worker within its
+// stop timeout although its job has minutes of work left: the job is
+// cancelled and handed back to River (not left running), its changes wait
+// in the outbox, and the next worker applies every one, once.
+func TestPostgresFleetSIGTERMHandsBack(t *testing.T) {
+	// 10 requests a second, in windows of 2 s (the live API's are 10 s):
+	// the job's work outlasts a window or two.
+	rig := newKillRig(t, 1, contactstest.RateLimits{Burst: 20, Interval: 2 * time.Second, Daily: 200_000})
+	loc := rig.locs[0]
+	w := rig.start(killEnvSlice+"=5m", killEnvStop+"=1s")
+	defer func() { w.cmd.Process.Kill(); <-w.done }()
+	const n = 120 // six windows' worth
+	ctx := context.Background()
+	for from := 0; from < n; from += 40 {
+		var chs []contactsync.Change
+		for i := from; i < from+40; i++ {
+			chs = append(chs, contactsync.MemberUpserted{Member: contactsync.Member{ID: fmt.Sprintf("m%03d", i),
+				Fields: map[string]any{"first_name": "Member", "email": fmt.Sprintf("m%03d@example.com", i)}}})
+		}
+		if err := pgx.BeginFunc(ctx, rig.pool, func(tx pgx.Tx) error { return rig.gym.Enqueue(ctx, tx, loc, chs...) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the job to be past the first window", func() bool { return len(rig.srv.Contacts(loc)) > 20 })
+	t0 := time.Now()
+	t.Logf("SIGTERM at %d synced", len(rig.srv.Contacts(loc)))
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-w.done:
+		w.done <- nil
+		if err != nil {
+			t.Fatalf("the worker exited with %v:\n%s", err, tail(w.out.String(), 2000))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the worker did not stop")
+	}
+	running, err := rig.gym.Client().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateRunning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(running.Jobs) != 0 {
+		t.Fatalf("%d jobs left running by a stopped worker", len(running.Jobs))
+	}
+	if b, err := rig.gym.Backlog(ctx, loc); err != nil || b.Changes == 0 {
+		t.Fatalf("backlog after the stop: %+v, %v; want changes left", b, err)
+	}
+	synced := len(rig.srv.Contacts(loc))
+	if synced >= n {
+		t.Fatalf("all %d synced before the stop: the job was not cut short", synced)
+	}
+	t.Logf("stopped after %s", time.Since(t0))
+	w2 := rig.start()
+	defer func() { w2.cmd.Process.Kill(); <-w2.done }()
+	waitDrained(t, rig.gym, rig.locs, 2*time.Minute)
+	t.Logf("drained after %s", time.Since(t0))
+	emails := map[string]int{}
+	for _, c := range rig.srv.Contacts(loc) {
+		emails[c.Email]++
+	}
+	if len(emails) != n {
+		t.Errorf("%d members synced, want %d", len(emails), n)
+	}
+	for e, k := range emails {
+		if k != 1 {
+			t.Errorf("%s is %d contacts", e, k)
+		}
+	}
+	t.Logf("stopped with %d of %d synced; the next worker did the rest", synced, n)
 }
