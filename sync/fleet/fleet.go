@@ -152,11 +152,27 @@ type Fleet[TTx any] struct {
 	migrate  func(ctx context.Context) error
 }
 
+// poolReserve is the connections a PostgreSQL fleet's pool needs beyond
+// one per worker: River's listener, fetches, completions and leader
+// election, and the fleet's queue reads.
+const poolReserve = 6
+
 // NewPostgres returns a fleet on PostgreSQL: River's pgx driver over pool,
-// the outbox in the same database.
+// the outbox in the same database. A fleet that runs jobs needs a pool of
+// at least Workers + 6 connections (a running job holds one for its
+// location's lock); NewPostgres says so if it is smaller.
 func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Fleet[pgx.Tx], error) {
 	if pool == nil {
 		return nil, errors.New("fleet: a nil pool")
+	}
+	if !cfg.InsertOnly {
+		// A running job holds a connection for its location's lock, and
+		// River needs its own beside them: a smaller pool starves both.
+		workers := cmp.Or(cfg.Workers, DefaultWorkers)
+		if need := int32(workers + poolReserve); pool.Config().MaxConns < need {
+			return nil, fmt.Errorf("fleet: the pool allows %d connections; %d workers need at least %d (one each while a job runs, %d for River): raise pgxpool's MaxConns (pool_max_conns)",
+				pool.Config().MaxConns, workers, need, poolReserve)
+		}
 	}
 	return newFleet(riverpgxv5.New(pool), pgBackend{pool}, cfg)
 }

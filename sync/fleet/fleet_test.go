@@ -579,8 +579,8 @@ func testWebhooks[TTx any](t *testing.T, e *env[TTx]) {
 	}
 }
 
-func TestPeriodicCyclesCatchWhatNoWebhookSaid(t *testing.T) {
-	cfg := fleet.Config{CycleEvery: 2 * time.Second, Tick: time.Second, ReconcileEvery: -1}
+func TestPeriodicCyclesCatchWhatNoWebhookSaid(t *testing.T) { // and reconcile
+	cfg := fleet.Config{CycleEvery: 2 * time.Second, Tick: time.Second, ReconcileEvery: 3 * time.Second}
 	forEachDriver(t, 3, cfg, testPeriodicCycles[*sql.Tx], testPeriodicCycles[pgx.Tx])
 }
 
@@ -616,18 +616,33 @@ func testPeriodicCycles[TTx any](t *testing.T, e *env[TTx]) {
 		}
 		return true
 	})
-	// The cycles ran at each location's own offset within the period.
-	done := e.jobs(t, rivertype.JobStateCompleted, rivertype.JobStateRunning)
+	// Each location's reconciliation ran too.
+	waitFor(t, "every location's reconciliation", func() bool {
+		seen := map[string]bool{}
+		for _, j := range e.jobs(t, rivertype.JobStateCompleted) {
+			var args struct{ Location, Task string }
+			if j.Kind == "contactsync_inbound" && json.Unmarshal(j.EncodedArgs, &args) == nil && args.Task == "reconcile" {
+				seen[args.Location] = true
+			}
+		}
+		return len(seen) == len(e.locs)
+	})
+	// The cycles were scheduled at each location's own offset within the
+	// period (their slot; a job snoozed meanwhile runs later).
+	done := e.jobs(t, append([]rivertype.JobState{rivertype.JobStateCompleted}, waiting...)...)
 	offsets := map[string]map[int64]bool{}
 	for _, j := range done {
-		var args struct{ Location, Task string }
+		var args struct {
+			Location, Task string
+			Slot           time.Time
+		}
 		if j.Kind != "contactsync_inbound" || json.Unmarshal(j.EncodedArgs, &args) != nil || args.Task != "cycle" {
 			continue
 		}
 		if offsets[args.Location] == nil {
 			offsets[args.Location] = map[int64]bool{}
 		}
-		offsets[args.Location][j.ScheduledAt.UnixMilli()%2000] = true
+		offsets[args.Location][args.Slot.UnixMilli()%2000] = true
 	}
 	if len(offsets) != len(e.locs) {
 		t.Fatalf("cycles ran for %d locations, want %d", len(offsets), len(e.locs))
@@ -762,5 +777,31 @@ func testParked[TTx any](t *testing.T, e *env[TTx]) {
 	})
 	if len(e.contactsOf(a)) != 0 {
 		t.Errorf("the parked location got contacts")
+	}
+}
+
+// A pool too small for the workers (each running job holds a connection
+// for its location's lock) is refused with what it needs, not left to
+// starve River.
+func TestPostgresPoolTooSmallRefused(t *testing.T) {
+	pcfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 12
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	eng := func(context.Context, string) (*contactsync.Engine, error) { return nil, nil }
+	if _, err := fleet.NewPostgres(pool, fleet.Config{Engine: eng, Workers: 10}); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("10 workers on 12 connections: %v", err)
+	}
+	if _, err := fleet.NewPostgres(pool, fleet.Config{Engine: eng, Workers: 6}); err != nil {
+		t.Errorf("6 workers on 12 connections: %v", err)
+	}
+	if _, err := fleet.NewPostgres(pool, fleet.Config{InsertOnly: true}); err != nil {
+		t.Errorf("insert-only: %v", err)
 	}
 }

@@ -21,10 +21,13 @@ const (
 	taskReconcile = "reconcile" // Inbound.Reconcile, with activities
 )
 
-// inboundArgs is a job of a location's inbound side.
+// inboundArgs is a job of a location's inbound side. A periodic task
+// carries the slot it was scheduled for (not part of its uniqueness: one
+// job per location and task waits or runs, whatever its slot).
 type inboundArgs struct {
-	Location string `json:"location"`
-	Task     string `json:"task"`
+	Location string    `json:"location" river:"unique"`
+	Task     string    `json:"task" river:"unique"`
+	Slot     time.Time `json:"slot,omitzero"`
 }
 
 // Kind implements river.JobArgs.
@@ -177,7 +180,7 @@ func (w *scheduleWorker[TTx]) Work(ctx context.Context, job *river.Job[scheduleA
 			if at, ok := slot(loc, p.task, p.every, from, to); ok {
 				opts := *f.uniqueOpts()
 				opts.ScheduledAt = at
-				params = append(params, river.InsertManyParams{Args: inboundArgs{Location: loc, Task: p.task}, InsertOpts: &opts})
+				params = append(params, river.InsertManyParams{Args: inboundArgs{Location: loc, Task: p.task, Slot: at}, InsertOpts: &opts})
 			}
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +54,14 @@ const (
 	killEnvOAuth = "FLEET_KILL_OAUTH" // a JSON file: the app's oauth.Config fields
 	killEnvSlice = "FLEET_KILL_SLICE" // the fleet's Slice, if not killConfig's
 	killEnvStop  = "FLEET_KILL_STOP"  // how long Stop waits on SIGTERM (default 20 s)
+	// The fleet's Workers and Batch, if not killConfig's.
+	killEnvWorkers = "FLEET_KILL_WORKERS"
+	killEnvBatch   = "FLEET_KILL_BATCH"
+	// killEnvTimeout replaces the clients' 3 s timeout (and the engine's
+	// resolve grace with it). A request's time includes its wait for the
+	// client's rate limiter, which may hold it until the API's window
+	// ends: a run at the live limits (10 s windows) needs more than 10 s.
+	killEnvTimeout = "FLEET_KILL_TIMEOUT"
 )
 
 // killCompany is the agency of every location.
@@ -102,7 +111,7 @@ func killWorker(dsn string) error {
 	if err != nil {
 		return err
 	}
-	pcfg.MaxConns = 40
+	pcfg.MaxConns = 120 // up to 100 workers (the benchmarks), River's and the queues'
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return err
@@ -134,12 +143,19 @@ func killWorker(dsn string) error {
 	// One client per location, refreshing its token through the shared
 	// store (one refresh at a time across the processes), with the
 	// default rate limiter.
-	// Requests time out after 3 s (the fake answers in milliseconds), so a
-	// create left pending by a killed or stopped worker is looked up after
-	// 3 s (WithResolveGrace), not the default 30 s, which would outlast the
+	// Requests time out after 3 s (the fake answers in milliseconds, and
+	// these runs never wait long for the rate limiter), so a create left
+	// pending by a killed or stopped worker is looked up after 3 s
+	// (WithResolveGrace), not the default 30 s, which would outlast the
 	// short job timeout of these runs.
+	timeout := 3 * time.Second
+	if v := os.Getenv(killEnvTimeout); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil {
+			return err
+		}
+	}
 	mgr := oauth.NewManager(ctx, app.config(api), tokens, oauth.WithAgency(killCompany),
-		oauth.WithSourceOptions(oauth.WithRefreshSkew(2*time.Second)), oauth.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}))
+		oauth.WithSourceOptions(oauth.WithRefreshSkew(2*time.Second)), oauth.WithHTTPClient(&http.Client{Timeout: timeout}))
 	m, err := contactsync.NewMapping(
 		contactsync.Map("first_name", "firstName", contactsync.Required()),
 		contactsync.Map("email", "email", contactsync.Transform(contactsync.Email)),
@@ -153,6 +169,13 @@ func killWorker(dsn string) error {
 			return err
 		}
 		cfg.RescueAfter = 10 * cfg.Slice
+	}
+	for env, dst := range map[string]*int{killEnvWorkers: &cfg.Workers, killEnvBatch: &cfg.Batch} {
+		if v := os.Getenv(env); v != "" {
+			if *dst, err = strconv.Atoi(v); err != nil {
+				return err
+			}
+		}
 	}
 	stopWait := 20 * time.Second
 	if v := os.Getenv(killEnvStop); v != "" {
@@ -171,7 +194,7 @@ func killWorker(dsn string) error {
 			return nil, err
 		}
 		// A killed worker's lease lapses in 3 s.
-		return contactsync.NewEngine(c, s, m, contactsync.WithLeaseTTL(3*time.Second), contactsync.WithResolveGrace(3*time.Second))
+		return contactsync.NewEngine(c, s, m, contactsync.WithLeaseTTL(3*time.Second), contactsync.WithResolveGrace(timeout))
 	})
 	f, err := fleet.NewPostgres(pool, cfg)
 	if err != nil {
@@ -219,13 +242,13 @@ type killRig struct {
 	start func(env ...string) *worker
 }
 
-func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits) *killRig {
+func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits, tokenTTL time.Duration) *killRig {
 	t.Helper()
 	url := pgtest.URL(t)
 	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1<<20), contactstest.WithRateLimits(limits))
 	t.Cleanup(srv.Close)
 	// The app is installed at the agency (its token lives a day); the
-	// location tokens the workers obtain from it live 8 s.
+	// location tokens the workers obtain from it live tokenTTL (0: a day).
 	reg := srv.RegisterApp(contactstest.App{RedirectURIs: []string{"http://localhost/callback"}})
 	app := killApp{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURL: "http://localhost/callback"}
 	tokenStore, err := oauth.NewSQLStore(pgtest.Open(t, url), oauth.Postgres)
@@ -246,7 +269,7 @@ func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits) *killRi
 	if _, _, err := oauth.Install(context.Background(), app.config(srv.URL), tokenStore, code, oauth.UserType(contactstest.UserTypeCompany)); err != nil {
 		t.Fatal(err)
 	}
-	srv.SetAccessTokenTTL(8 * time.Second)
+	srv.SetAccessTokenTTL(tokenTTL)
 	appFile := filepath.Join(t.TempDir(), "app.json")
 	b, _ := json.Marshal(app)
 	if err := os.WriteFile(appFile, b, 0o600); err != nil {
@@ -295,7 +318,7 @@ func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits) *killRi
 }
 
 func TestPostgresFleetKill(t *testing.T) {
-	rig := newKillRig(t, killLocations, contactstest.DefaultRateLimits()) // the live API's limits
+	rig := newKillRig(t, killLocations, contactstest.DefaultRateLimits(), 8*time.Second) // the live API's limits
 	srv, locs, pool, gym, start := rig.srv, rig.locs, rig.pool, rig.gym, func() *worker { return rig.start() }
 	workers := make([]*worker, killWorkers)
 	for i := range workers {
@@ -734,7 +757,7 @@ func TestSQLiteFleetSuite(t *testing.T) {
 func TestPostgresFleetSIGTERMHandsBack(t *testing.T) {
 	// 10 requests a second, in windows of 2 s (the live API's are 10 s):
 	// the job's work outlasts a window or two.
-	rig := newKillRig(t, 1, contactstest.RateLimits{Burst: 20, Interval: 2 * time.Second, Daily: 200_000})
+	rig := newKillRig(t, 1, contactstest.RateLimits{Burst: 20, Interval: 2 * time.Second, Daily: 200_000}, 8*time.Second)
 	loc := rig.locs[0]
 	w := rig.start(killEnvSlice+"=5m", killEnvStop+"=1s")
 	defer func() { w.cmd.Process.Kill(); <-w.done }()

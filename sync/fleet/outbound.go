@@ -16,7 +16,7 @@ import (
 
 // outboundArgs is the job that applies a location's outbox.
 type outboundArgs struct {
-	Location string `json:"location"`
+	Location string `json:"location" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
