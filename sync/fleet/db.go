@@ -26,16 +26,22 @@ type backend[TTx any] interface {
 	queryTx(ctx context.Context, tx TTx, query string, args []any, scan func(scan func(dest ...any) error) error) error
 	// inTx runs f in a transaction, committed if f returns nil.
 	inTx(ctx context.Context, f func(tx TTx) error) error
-	// tryLock takes the lock of key if it is free, for this process
-	// until release (PostgreSQL: a session advisory lock on a connection
-	// held meanwhile, released by the server if the process dies).
-	tryLock(ctx context.Context, key int64) (release func(), ok bool, err error)
+	// tryLease takes the run lease of a location for owner if it is free
+	// or expired; renew extends it (false: it was lost); release gives it
+	// back. PostgreSQL: a row of the fleet_running table, judged by the
+	// database's clock; SQLite (one process): a map.
+	tryLease(ctx context.Context, loc, owner string, ttl time.Duration) (ok bool, err error)
+	renewLease(ctx context.Context, loc, owner string, ttl time.Duration) (ok bool, err error)
+	releaseLease(ctx context.Context, loc, owner string) error
 }
 
 // errNoRows is what queryRow returns for no row, whatever the driver.
 var errNoRows = sql.ErrNoRows
 
-type pgBackend struct{ pool *pgxpool.Pool }
+type pgBackend struct {
+	pool   *pgxpool.Pool
+	prefix string
+}
 
 func (pgBackend) dialect() sqldb.Dialect { return sqldb.Postgres }
 
@@ -97,38 +103,58 @@ func (b pgBackend) inTx(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, b.pool, f)
 }
 
-func (b pgBackend) tryLock(ctx context.Context, key int64) (func(), bool, error) {
-	conn, err := b.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, err
+// The run lease of a location on PostgreSQL: a row, taken when absent or
+// expired, by the database's clock. A worker killed holding it blocks its
+// location until it expires; no connection is held meanwhile.
+const (
+	pgNow     = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
+	leaseTake = `INSERT INTO {p}fleet_running AS r (location_id, owner, expires_at) VALUES ($1, $2, ` + pgNow + ` + $3)
+	ON CONFLICT (location_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+	WHERE r.expires_at < ` + pgNow + ` RETURNING owner`
+	leaseRenew   = `UPDATE {p}fleet_running SET expires_at = ` + pgNow + ` + $3 WHERE location_id = $1 AND owner = $2`
+	leaseRelease = `DELETE FROM {p}fleet_running WHERE location_id = $1 AND owner = $2`
+)
+
+func (b pgBackend) tryLease(ctx context.Context, loc, owner string, ttl time.Duration) (bool, error) {
+	var got string
+	err := b.pool.QueryRow(ctx, b.q(leaseTake), loc, owner, ttl.Milliseconds()).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		return nil, false, err
-	}
-	return func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
-			// The session may still hold the lock: close it, which frees it.
-			conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}, true, nil
+	return err == nil, err
 }
+
+func (b pgBackend) renewLease(ctx context.Context, loc, owner string, ttl time.Duration) (bool, error) {
+	tag, err := b.pool.Exec(ctx, b.q(leaseRenew), loc, owner, ttl.Milliseconds())
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+func (b pgBackend) releaseLease(ctx context.Context, loc, owner string) error {
+	_, err := b.pool.Exec(ctx, b.q(leaseRelease), loc, owner)
+	return err
+}
+
+func (b pgBackend) q(query string) string { return strings.ReplaceAll(query, "{p}", b.prefix) }
 
 // sqliteBackend runs in one process: its locks are the process's.
 type sqliteBackend struct {
 	db    *sql.DB
-	locks *sync.Map // key → struct{}
+	locks *sync.Map // location → owner
 }
 
-func (b sqliteBackend) tryLock(_ context.Context, key int64) (func(), bool, error) {
-	if _, held := b.locks.LoadOrStore(key, struct{}{}); held {
-		return nil, false, nil
-	}
-	return func() { b.locks.Delete(key) }, true, nil
+func (b sqliteBackend) tryLease(_ context.Context, loc, owner string, _ time.Duration) (bool, error) {
+	_, held := b.locks.LoadOrStore(loc, owner)
+	return !held, nil
+}
+
+func (b sqliteBackend) renewLease(_ context.Context, loc, owner string, _ time.Duration) (bool, error) {
+	v, ok := b.locks.Load(loc)
+	return ok && v == owner, nil
+}
+
+func (b sqliteBackend) releaseLease(_ context.Context, loc, owner string) error {
+	b.locks.CompareAndDelete(loc, owner)
+	return nil
 }
 
 func (sqliteBackend) dialect() sqldb.Dialect { return sqldb.SQLite }
@@ -255,6 +281,12 @@ func ddl(d sqldb.Dialect, p string) []string {
 	UNIQUE (location_id, webhook_id)
 )`,
 		`CREATE INDEX IF NOT EXISTS {p}fleet_inbox_location ON {p}fleet_inbox (location_id, seq)`,
+		// The run leases: one job of a location runs at a time.
+		`CREATE TABLE IF NOT EXISTS {p}fleet_running (
+	location_id TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+)`,
 	} {
 		out = append(out, r.Replace(s))
 	}

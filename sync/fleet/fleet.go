@@ -3,14 +3,18 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +42,17 @@ const (
 	DefaultReconcileEvery = 24 * time.Hour
 	DefaultTick           = time.Minute
 	DefaultRefreshLimit   = 50
+	DefaultLeaseTTL       = 30 * time.Second
 )
+
+// newOwner names this process in run leases: host, process and a random
+// part, so that two processes never share a name.
+func newOwner() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
 
 // Config configures a Fleet.
 type Config struct {
@@ -95,6 +109,10 @@ type Config struct {
 	TablePrefix string
 	// Logger receives the fleet's and River's logs (slog.Default()).
 	Logger *slog.Logger
+	// LeaseTTL is how long a location's run lease lasts unless renewed
+	// (DefaultLeaseTTL): a worker killed while running a location's job
+	// keeps the location's other jobs waiting that long.
+	LeaseTTL time.Duration
 	// Metrics receives the fleet's metrics (the Metric… names), and
 	// MetricsEvery sets how often the queues are reported
 	// (DefaultMetricsEvery).
@@ -114,6 +132,7 @@ func (c *Config) setDefaults() error {
 	c.Tick = cmp.Or(c.Tick, DefaultTick)
 	c.RefreshLimit = cmp.Or(c.RefreshLimit, DefaultRefreshLimit)
 	c.MetricsEvery = cmp.Or(c.MetricsEvery, DefaultMetricsEvery)
+	c.LeaseTTL = cmp.Or(c.LeaseTTL, DefaultLeaseTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -124,6 +143,8 @@ func (c *Config) setDefaults() error {
 		return errors.New("fleet: Config.Locations needs Config.Inbound")
 	case c.Workers < 0 || c.Batch < 0 || c.Slice < 0 || c.RescueAfter < 0 || c.Tick < 0 || c.RefreshLimit < 0 || c.MetricsEvery < 0:
 		return errors.New("fleet: Workers, Batch, Slice, RescueAfter, Tick, RefreshLimit and MetricsEvery must not be negative")
+	case c.LeaseTTL < 0 || (c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond):
+		return fmt.Errorf("fleet: LeaseTTL (%s) must be at least 300 ms", c.LeaseTTL)
 	case c.Tick < time.Second:
 		return fmt.Errorf("fleet: Tick (%s) must be at least a second", c.Tick)
 	case !validPrefix.MatchString(c.TablePrefix):
@@ -142,6 +163,8 @@ var validPrefix = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,40}$`)
 // transactions of that type (Enqueue).
 type Fleet[TTx any] struct {
 	cfg         Config
+	owner       string       // this fleet's name in run leases
+	seq         atomic.Int64 // makes each job's lease owner unique
 	stopReports context.CancelFunc
 	db          backend[TTx]
 	client      *river.Client[TTx]
@@ -152,29 +175,13 @@ type Fleet[TTx any] struct {
 	migrate  func(ctx context.Context) error
 }
 
-// poolReserve is the connections a PostgreSQL fleet's pool needs beyond
-// one per worker: River's listener, fetches, completions and leader
-// election, and the fleet's queue reads.
-const poolReserve = 6
-
 // NewPostgres returns a fleet on PostgreSQL: River's pgx driver over pool,
-// the outbox in the same database. A fleet that runs jobs needs a pool of
-// at least Workers + 6 connections (a running job holds one for its
-// location's lock); NewPostgres says so if it is smaller.
+// the outbox in the same database.
 func NewPostgres(pool *pgxpool.Pool, cfg Config) (*Fleet[pgx.Tx], error) {
 	if pool == nil {
 		return nil, errors.New("fleet: a nil pool")
 	}
-	if !cfg.InsertOnly {
-		// A running job holds a connection for its location's lock, and
-		// River needs its own beside them: a smaller pool starves both.
-		workers := cmp.Or(cfg.Workers, DefaultWorkers)
-		if need := int32(workers + poolReserve); pool.Config().MaxConns < need {
-			return nil, fmt.Errorf("fleet: the pool allows %d connections; %d workers need at least %d (one each while a job runs, %d for River): raise pgxpool's MaxConns (pool_max_conns)",
-				pool.Config().MaxConns, workers, need, poolReserve)
-		}
-	}
-	return newFleet(riverpgxv5.New(pool), pgBackend{pool}, cfg)
+	return newFleet(riverpgxv5.New(pool), pgBackend{pool: pool, prefix: cmp.Or(cfg.TablePrefix, DefaultPrefix)}, cfg)
 }
 
 // NewSQLite returns a fleet on SQLite: River's SQLite driver over db (a
@@ -204,7 +211,7 @@ func newFleet[D riverdriver.Driver[TTx], TTx any](driver D, db backend[TTx], cfg
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	f := &Fleet[TTx]{cfg: cfg, db: db, q: buildQueries(db.dialect(), cfg.TablePrefix)}
+	f := &Fleet[TTx]{cfg: cfg, db: db, q: buildQueries(db.dialect(), cfg.TablePrefix), owner: newOwner()}
 	f.complete = func(ctx context.Context, tx TTx, job *rivertype.JobRow) error {
 		_, err := river.JobCompleteTx[D](ctx, tx, &river.Job[outboundArgs]{JobRow: job})
 		return err
@@ -399,9 +406,6 @@ func checkLocation(location string) error {
 // lockKey is the PostgreSQL advisory lock of a location's queues.
 func lockKey(location string) int64 { return advisoryKey("contactsync/fleet/outbox", location) }
 
-// runKey is the lock a location's jobs hold while they run.
-func runKey(location string) int64 { return advisoryKey("contactsync/fleet/run", location) }
-
 func advisoryKey(space, location string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(space))
@@ -410,20 +414,53 @@ func advisoryKey(space, location string) int64 {
 	return int64(h.Sum64())
 }
 
-// holdLocation takes the location's run lock for a job: one job of a
+// holdLocation takes the location's run lease for a job: one job of a
 // location runs at a time across every process — outbound or inbound — so
 // that the location's API rate limit and daily budget are spent by one
-// client at a time. A job that finds it held is snoozed briefly.
-func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (release func(), err error) {
-	release, ok, err := f.db.tryLock(ctx, runKey(loc))
+// client at a time. A job that finds it held is snoozed briefly. The lease
+// is renewed every third of LeaseTTL while the job runs; if it is lost
+// (the database unreachable past its expiry), the job's context ends.
+func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Context, func(), error) {
+	owner := f.owner + "/" + strconv.FormatInt(f.seq.Add(1), 10)
+	ok, err := f.db.tryLease(ctx, loc, owner, f.cfg.LeaseTTL)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: locking location %q: %w", loc, err)
+		return nil, nil, fmt.Errorf("fleet: taking the lease of location %q: %w", loc, err)
 	}
 	if !ok {
 		f.count(MetricSnoozes, loc, 1, "reason", "busy")
-		return nil, river.JobSnooze(snoozeBusy)
+		return nil, nil, river.JobSnooze(snoozeBusy)
 	}
-	return release, nil
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(f.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.LeaseTTL/3)
+			ok, err := f.db.renewLease(rctx, loc, owner, f.cfg.LeaseTTL)
+			rcancel()
+			if err == nil && !ok {
+				cancel(fmt.Errorf("fleet: the lease of location %q was lost", loc))
+				return
+			}
+		}
+	})
+	return ctx, func() {
+		close(done)
+		wg.Wait()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer rcancel()
+		if err := f.db.releaseLease(rctx, loc, owner); err != nil {
+			f.cfg.Logger.Warn("fleet: releasing the lease of a location (it expires by itself)", "location", loc, "err", err)
+		}
+		cancel(nil)
+	}, nil
 }
 
 // Cached wraps a Config.Engine or Config.Inbound function so that each

@@ -752,7 +752,8 @@ func testParked[TTx any](t *testing.T, e *env[TTx]) {
 	m := e.metrics
 	waitFor(t, "location a parked and b synced", func() bool {
 		parked, _ := m.gauge(fleet.MetricParked + ",location=" + a)
-		return parked == 1 && len(e.contactsOf(b)) == 1 && m.counter(fleet.MetricSnoozes+",location="+a+",reason=parked") >= 1
+		return parked == 1 && len(e.contactsOf(b)) == 1 && m.counter(fleet.MetricSnoozes+",location="+a+",reason=parked") >= 1 &&
+			m.counter(fleet.MetricChanges+",location="+b) >= 1 // reported once the run has returned
 	})
 	if bl := e.backlog(t, a); bl.Changes != 1 {
 		t.Errorf("parked location's backlog %+v, want its change kept", bl)
@@ -777,31 +778,5 @@ func testParked[TTx any](t *testing.T, e *env[TTx]) {
 	})
 	if len(e.contactsOf(a)) != 0 {
 		t.Errorf("the parked location got contacts")
-	}
-}
-
-// A pool too small for the workers (each running job holds a connection
-// for its location's lock) is refused with what it needs, not left to
-// starve River.
-func TestPostgresPoolTooSmallRefused(t *testing.T) {
-	pcfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.MaxConns = 12
-	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	eng := func(context.Context, string) (*contactsync.Engine, error) { return nil, nil }
-	if _, err := fleet.NewPostgres(pool, fleet.Config{Engine: eng, Workers: 10}); err == nil || !strings.Contains(err.Error(), "at least 16") {
-		t.Errorf("10 workers on 12 connections: %v", err)
-	}
-	if _, err := fleet.NewPostgres(pool, fleet.Config{Engine: eng, Workers: 6}); err != nil {
-		t.Errorf("6 workers on 12 connections: %v", err)
-	}
-	if _, err := fleet.NewPostgres(pool, fleet.Config{InsertOnly: true}); err != nil {
-		t.Errorf("insert-only: %v", err)
 	}
 }

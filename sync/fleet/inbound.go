@@ -92,7 +92,7 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 	if task != taskInbox && task != taskCycle && task != taskReconcile {
 		return river.JobCancel(fmt.Errorf("fleet: unknown inbound task %q", task))
 	}
-	release, err := f.holdLocation(ctx, loc)
+	ctx, release, err := f.holdLocation(ctx, loc)
 	if err != nil {
 		return err
 	}

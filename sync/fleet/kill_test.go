@@ -88,7 +88,7 @@ const (
 // killConfig is the fleet of a worker: short slices, and a short rescue so
 // that the jobs of a killed worker run again within the test.
 func killConfig() fleet.Config {
-	return fleet.Config{Workers: 16, Batch: 10, Slice: 2 * time.Second, RescueAfter: 15 * time.Second}
+	return fleet.Config{Workers: 16, Batch: 10, Slice: 2 * time.Second, RescueAfter: 15 * time.Second, LeaseTTL: 3 * time.Second}
 }
 
 // runKillWorker runs a worker process if the environment asks for one.

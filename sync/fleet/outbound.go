@@ -59,7 +59,7 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 	if err := checkLocation(loc); err != nil {
 		return river.JobCancel(err)
 	}
-	release, err := f.holdLocation(ctx, loc)
+	ctx, release, err := f.holdLocation(ctx, loc)
 	if err != nil {
 		return err
 	}
