@@ -211,6 +211,9 @@ func (b sqliteBackend) inTx(ctx context.Context, f func(tx *sql.Tx) error) error
 // the outbox (GymFlow's changes) or the inbox (webhook deliveries).
 type queueQueries struct {
 	insert, batch, remove, any, pending, all string
+	// insertMany inserts a list of bodies in order, in one statement
+	// (PostgreSQL; empty with SQLite, whose inserts cost no round trip).
+	insertMany string
 }
 
 // queries are the fleet's statements in its dialect.
@@ -242,8 +245,13 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 		lockShared: `SELECT pg_advisory_xact_lock_shared(?)`,
 		lock:       `SELECT pg_advisory_xact_lock(?)`,
 	}
+	if d == sqldb.Postgres {
+		q.out.insertMany = `INSERT INTO {p}fleet_outbox (location_id, body, enqueued_at)
+	SELECT ?, u.body, ? FROM unnest(?::bytea[]) WITH ORDINALITY AS u (body, n) ORDER BY u.n`
+	}
 	r := strings.NewReplacer("{p}", p)
 	for _, s := range []*string{
+		&q.out.insertMany,
 		&q.out.insert, &q.out.batch, &q.out.remove, &q.out.any, &q.out.pending, &q.out.all,
 		&q.in.insert, &q.in.batch, &q.in.remove, &q.in.any, &q.in.pending, &q.in.all,
 		&q.lockShared, &q.lock,

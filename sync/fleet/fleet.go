@@ -355,9 +355,15 @@ func (f *Fleet[TTx]) Enqueue(ctx context.Context, tx TTx, location string, chang
 		}
 	}
 	now := time.Now().UnixMilli()
-	for _, b := range encoded {
-		if err := f.db.execTx(ctx, tx, f.q.out.insert, location, b, now); err != nil {
-			return fmt.Errorf("fleet: enqueueing a change of location %q: %w", location, err)
+	if f.q.out.insertMany != "" && len(encoded) > 1 {
+		if err := f.db.execTx(ctx, tx, f.q.out.insertMany, location, now, encoded); err != nil {
+			return fmt.Errorf("fleet: enqueueing the changes of location %q: %w", location, err)
+		}
+	} else {
+		for _, b := range encoded {
+			if err := f.db.execTx(ctx, tx, f.q.out.insert, location, b, now); err != nil {
+				return fmt.Errorf("fleet: enqueueing a change of location %q: %w", location, err)
+			}
 		}
 	}
 	if _, err := f.client.InsertTx(ctx, tx, outboundArgs{Location: location}, f.uniqueOpts()); err != nil {

@@ -111,7 +111,7 @@ func killWorker(dsn string) error {
 	if err != nil {
 		return err
 	}
-	pcfg.MaxConns = 120 // up to 100 workers (the benchmarks), River's and the queues'
+	pcfg.MaxConns = 30 // three processes stay under the test server's 200 connections
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return err
@@ -122,6 +122,7 @@ func killWorker(dsn string) error {
 		return err
 	}
 	defer raw.Close()
+	raw.SetMaxOpenConns(25)
 	state, err := sqlstore.New(raw, sqlstore.Postgres)
 	if err != nil {
 		return err
