@@ -443,6 +443,56 @@ func TestFreshClientProbesAWindowAnotherProcessSpent(t *testing.T) {
 	})
 }
 
+func TestCountFromAnEndedWindowIsNotTrusted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// The client ran the location in one window (90 left when it
+		// stopped); in the next window another process spent 95. The
+		// client's next burst must go by the new count, not the old.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		var mu sync.Mutex
+		windowStart, used := time.Now(), 0
+		served, tooMany := 0, 0
+		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+			defer time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			if now := time.Now(); now.Sub(windowStart) >= 10*time.Second {
+				windowStart, used = now, 0
+			}
+			if used >= 100 {
+				tooMany++
+				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
+			}
+			used++
+			served++
+			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
+				"X-RateLimit-Interval-Milliseconds", "10000")(req)
+		})
+		for range 10 {
+			if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(12 * time.Second)
+		mu.Lock()
+		windowStart, used = time.Now(), 95 // the other process's window
+		mu.Unlock()
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if served != 26 || tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 26 and none", served, tooMany)
+		}
+	})
+}
+
 func TestClientWithoutRateHeadersIsNotSerialized(t *testing.T) {
 	t.Parallel()
 	// A server (or proxy) that sends no X-RateLimit-* headers: once that

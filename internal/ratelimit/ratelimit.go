@@ -110,6 +110,11 @@ type Transport struct {
 	inflight  int
 	zeroUntil int64
 	changed   chan struct{}
+	// knownUntil (unix ns) is when a known count stops being trusted: the
+	// end of the window it was read in, at the latest. After that the
+	// server's window has reset, and another client of the same token (a
+	// process that ran the location meanwhile) may have spent the new one.
+	knownUntil int64
 	// blind is set once a response came without the headers (a server or
 	// proxy that does not send them): no count will ever be known, so
 	// requests are not held back waiting for one.
@@ -137,7 +142,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
-		t.settle(-1, 0, false, true)
+		t.settle(-1, 0, false, true, 0)
 		return resp, err
 	}
 	now := t.now()
@@ -163,7 +168,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if remaining == 0 && !DailyExhausted(resp.Header) {
 		until = t.pause(now, snap, resp.Header)
 	}
-	t.settle(remaining, until, ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1, ok || resp.StatusCode == http.StatusTooManyRequests)
+	var validUntil int64
+	if ok && snap.Interval > 0 {
+		validUntil = now.Add(snap.Interval).UnixNano()
+		if ws := t.windowStart.Load(); ws > 0 && ws+int64(snap.Interval) > now.UnixNano() {
+			validUntil = min(validUntil, ws+int64(snap.Interval))
+		}
+	}
+	t.settle(remaining, until, ok && snap.Limit > 0 && snap.Remaining == snap.Limit-1, ok || resp.StatusCode == http.StatusTooManyRequests, validUntil)
 	return resp, nil
 }
 
@@ -200,6 +212,9 @@ func (t *Transport) admit(req *http.Request) error {
 			return err
 		}
 		t.mu.Lock()
+		if t.known && t.remaining > 0 && t.knownUntil != 0 && t.now().UnixNano() >= t.knownUntil {
+			t.known = false // read in a window that has ended: ask again
+		}
 		if t.known && t.remaining == 0 {
 			if t.now().Before(time.Unix(0, t.zeroUntil)) {
 				t.mu.Unlock()
@@ -231,10 +246,11 @@ func (t *Transport) admit(req *http.Request) error {
 // reported (-1 if none; 0 with until, the pause it set, if any), opened
 // whether that response opened a new window, told whether the response
 // carried the headers (true as well for a transport error, which says
-// nothing about them); the waiting requests re-check. Within a window the
+// nothing about them), validUntil when its window ends at the latest (0:
+// unknown); the waiting requests re-check. Within a window the
 // count only falls: a response overtaken by a later one does not raise it
 // again.
-func (t *Transport) settle(remaining int, until int64, opened, told bool) {
+func (t *Transport) settle(remaining int, until int64, opened, told bool, validUntil int64) {
 	if t.Limiter == nil {
 		return
 	}
@@ -248,7 +264,7 @@ func (t *Transport) settle(remaining int, until int64, opened, told bool) {
 	switch {
 	case remaining > 0:
 		if !t.known || opened || remaining < t.remaining {
-			t.known, t.remaining = true, remaining
+			t.known, t.remaining, t.knownUntil = true, remaining, validUntil
 		}
 	case remaining == 0 && until != 0:
 		// Known only while the pause lasts: admit forgets it after.

@@ -206,7 +206,7 @@ func benchPostgres(t *testing.T, n, procs int) fleetRow {
 	for range procs {
 		// A worker per location in all, shared by the processes: a job
 		// spends most of its time waiting for its location's rate limit.
-		workers = append(workers, rig.start(killEnvSlice+"=1m", killEnvWorkers+"="+strconv.Itoa((n+procs-1)/procs), killEnvBatch+"=100", killEnvTimeout+"=30s"))
+		workers = append(workers, rig.start(killEnvSlice+"=1m", killEnvWorkers+"="+strconv.Itoa((n+procs-1)/procs), killEnvBatch+"=100", killEnvTimeout+"=30s", killEnvLease+"=30s"))
 	}
 	defer func() {
 		for _, w := range workers {

@@ -223,8 +223,10 @@ func newFleet[D riverdriver.Driver[TTx], TTx any](driver D, db backend[TTx], cfg
 		// A job's own bound is Slice; River's timeout only backs it up.
 		JobTimeout: cfg.RescueAfter - cfg.Slice/2,
 		// Changes must never be discarded: a job fails only for reasons
-		// that pass (a store or API outage), and is retried until they do.
+		// that pass (a store or API outage), and is retried until they do,
+		// soon (River's default backoff grows to days).
 		MaxAttempts: 10_000,
+		RetryPolicy: retryPolicy{},
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
@@ -467,6 +469,22 @@ func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Cont
 		}
 		cancel(nil)
 	}, nil
+}
+
+// retryPolicy retries a failed job after 2^attempt seconds, at most a
+// minute, with up to 20% jitter: a location's queue waits no longer than
+// an outage lasts.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Minute
+	if job.Attempt < 6 {
+		d = time.Duration(1<<max(job.Attempt, 0)) * time.Second
+	}
+	var b [1]byte
+	rand.Read(b[:])
+	d -= d * time.Duration(b[0]) / 255 / 5
+	return time.Now().Add(d)
 }
 
 // Cached wraps a Config.Engine or Config.Inbound function so that each

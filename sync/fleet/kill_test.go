@@ -57,6 +57,7 @@ const (
 	// The fleet's Workers and Batch, if not killConfig's.
 	killEnvWorkers = "FLEET_KILL_WORKERS"
 	killEnvBatch   = "FLEET_KILL_BATCH"
+	killEnvLease   = "FLEET_KILL_LEASE" // the fleet's LeaseTTL, if not killConfig's
 	// killEnvTimeout replaces the clients' 3 s timeout (and the engine's
 	// resolve grace with it). A request's time includes its wait for the
 	// client's rate limiter, which may hold it until the API's window
@@ -176,6 +177,11 @@ func killWorker(dsn string) error {
 			if *dst, err = strconv.Atoi(v); err != nil {
 				return err
 			}
+		}
+	}
+	if v := os.Getenv(killEnvLease); v != "" {
+		if cfg.LeaseTTL, err = time.ParseDuration(v); err != nil {
+			return err
 		}
 	}
 	stopWait := 20 * time.Second

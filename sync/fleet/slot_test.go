@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/riverqueue/river/rivertype"
 )
 
 // 5,000 locations cycling every 5 minutes, scheduled a minute at a time
@@ -77,5 +79,14 @@ func TestAlignedEvery(t *testing.T) {
 	}
 	if got, want := s.Next(time.Date(2026, 12, 7, 9, 1, 0, 0, time.UTC)), time.Date(2026, 12, 7, 9, 2, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("Next on the minute = %v, want %v", got, want)
+	}
+}
+
+func TestRetryPolicyIsShortAndBounded(t *testing.T) {
+	for attempt, want := range map[int]time.Duration{1: 2 * time.Second, 3: 8 * time.Second, 5: 32 * time.Second, 6: time.Minute, 500: time.Minute} {
+		got := time.Until(retryPolicy{}.NextRetry(&rivertype.JobRow{Attempt: attempt}))
+		if got > want || got < want*79/100 {
+			t.Errorf("attempt %d: retry in %s, want %s less up to 20%%", attempt, got, want)
+		}
 	}
 }
