@@ -352,6 +352,47 @@ func TestLimiterPauseHonoursTheContext(t *testing.T) {
 	})
 }
 
+// fixedWindow is a server's budget of 100 requests per 10 s window, the
+// window starting at its first request, as the API counts.
+type fixedWindow struct {
+	mu                    sync.Mutex
+	start                 time.Time
+	used, served, tooMany int
+}
+
+// serveFixedWindow answers GET contacts/c1 within a fixedWindow, each
+// answer taking latency to come back.
+func serveFixedWindow(mt *httpmock.MockTransport, latency time.Duration) *fixedWindow {
+	w := &fixedWindow{}
+	mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
+		if latency > 0 {
+			defer time.Sleep(latency)
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if now := time.Now(); w.start.IsZero() || now.Sub(w.start) >= 10*time.Second {
+			w.start, w.used = now, 0
+		}
+		if w.used >= 100 {
+			w.tooMany++
+			return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
+		}
+		w.used++
+		w.served++
+		return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-w.used),
+			"X-RateLimit-Interval-Milliseconds", "10000")(req)
+	})
+	return w
+}
+
+// spentElsewhere opens a window now in which another client of the same
+// token has already sent n requests.
+func (w *fixedWindow) spentElsewhere(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.start, w.used = time.Now(), n
+}
+
 func TestConcurrentCallersDrawNo429(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -360,25 +401,7 @@ func TestConcurrentCallersDrawNo429(t *testing.T) {
 		// limiter lets them: callers already waiting for a token when
 		// the window is reported spent must wait for the next one too.
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
-		var mu sync.Mutex
-		var windowStart time.Time
-		used, served, tooMany := 0, 0, 0
-		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			now := time.Now()
-			if windowStart.IsZero() || now.Sub(windowStart) >= 10*time.Second {
-				windowStart, used = now, 0
-			}
-			if used >= 100 {
-				tooMany++
-				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
-			}
-			used++
-			served++
-			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
-				"X-RateLimit-Interval-Milliseconds", "10000")(req)
-		})
+		w := serveFixedWindow(mt, 0)
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
@@ -391,8 +414,8 @@ func TestConcurrentCallersDrawNo429(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if served != 400 || tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 400 and none", served, tooMany)
+		if w.served != 400 || w.tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 400 and none", w.served, w.tooMany)
 		}
 	})
 }
@@ -406,25 +429,8 @@ func TestFreshClientProbesAWindowAnotherProcessSpent(t *testing.T) {
 		// concurrent callers must not send more than the 5 left: it
 		// learns the count from one request first.
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
-		var mu sync.Mutex
-		windowStart, used := time.Now(), 95
-		served, tooMany := 0, 0
-		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
-			defer time.Sleep(50 * time.Millisecond) // the answer's way back: requests overlap
-			mu.Lock()
-			defer mu.Unlock()
-			if now := time.Now(); now.Sub(windowStart) >= 10*time.Second {
-				windowStart, used = now, 0
-			}
-			if used >= 100 {
-				tooMany++
-				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
-			}
-			used++
-			served++
-			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
-				"X-RateLimit-Interval-Milliseconds", "10000")(req)
-		})
+		w := serveFixedWindow(mt, 50*time.Millisecond) // the answer's way back: requests overlap
+		w.spentElsewhere(95)
 		var wg sync.WaitGroup
 		for range 16 {
 			wg.Go(func() {
@@ -437,8 +443,8 @@ func TestFreshClientProbesAWindowAnotherProcessSpent(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if served != 80 || tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 80 and none", served, tooMany)
+		if w.served != 80 || w.tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 80 and none", w.served, w.tooMany)
 		}
 	})
 }
@@ -450,34 +456,14 @@ func TestCountFromAnEndedWindowIsNotTrusted(t *testing.T) {
 		// stopped); in the next window another process spent 95. The
 		// client's next burst must go by the new count, not the old.
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
-		var mu sync.Mutex
-		windowStart, used := time.Now(), 0
-		served, tooMany := 0, 0
-		mt.RegisterResponder("GET", "https://api.test/contacts/c1", func(req *http.Request) (*http.Response, error) {
-			defer time.Sleep(50 * time.Millisecond)
-			mu.Lock()
-			defer mu.Unlock()
-			if now := time.Now(); now.Sub(windowStart) >= 10*time.Second {
-				windowStart, used = now, 0
-			}
-			if used >= 100 {
-				tooMany++
-				return status(429, `{}`, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Interval-Milliseconds", "10000")(req)
-			}
-			used++
-			served++
-			return status(200, contactBody, "X-RateLimit-Max", "100", "X-RateLimit-Remaining", fmt.Sprint(100-used),
-				"X-RateLimit-Interval-Milliseconds", "10000")(req)
-		})
+		w := serveFixedWindow(mt, 50*time.Millisecond)
 		for range 10 {
 			if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
 				t.Fatal(err)
 			}
 		}
 		time.Sleep(12 * time.Second)
-		mu.Lock()
-		windowStart, used = time.Now(), 95 // the other process's window
-		mu.Unlock()
+		w.spentElsewhere(95) // the other process's window
 		var wg sync.WaitGroup
 		for range 16 {
 			wg.Go(func() {
@@ -487,8 +473,8 @@ func TestCountFromAnEndedWindowIsNotTrusted(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if served != 26 || tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 26 and none", served, tooMany)
+		if w.served != 26 || w.tooMany != 0 {
+			t.Errorf("%d served, %d × 429; want 26 and none", w.served, w.tooMany)
 		}
 	})
 }

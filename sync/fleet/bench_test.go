@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/fleet"
@@ -146,18 +145,7 @@ func benchSQLite(t *testing.T, n int) fleetRow {
 	defer srv.Close()
 	db, state := openSQLite(t)
 	m := mapping(t)
-	var locs []string
-	clients := map[string]*contacts.Client{}
-	for i := range n {
-		loc := srv.AddLocation(fmt.Sprintf("gym%04d", i), "", contactstest.LocationSettings{})
-		c, err := contacts.NewClient(contacts.WithBaseURL(srv.URL), contacts.WithToken(srv.IssueToken(contactstest.TokenSpec{LocationID: loc})),
-			contacts.WithLocationID(loc), contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[loc] = c
-		locs = append(locs, loc)
-	}
+	locs, clients := fakeLocations(t, srv, n, "gym%04d")
 	cfg := fleet.Config{Workers: n, Batch: 100, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	cfg.Engine = fleet.Cached(func(ctx context.Context, loc string) (*contactsync.Engine, error) {
 		s, err := state.Location(loc)

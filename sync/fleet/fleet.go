@@ -412,12 +412,9 @@ func checkLocation(location string) error {
 }
 
 // lockKey is the PostgreSQL advisory lock of a location's queues.
-func lockKey(location string) int64 { return advisoryKey("contactsync/fleet/outbox", location) }
-
-func advisoryKey(space, location string) int64 {
+func lockKey(location string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte(space))
-	h.Write([]byte{0})
+	h.Write([]byte("contactsync/fleet/outbox\x00"))
 	h.Write([]byte(location))
 	return int64(h.Sum64())
 }

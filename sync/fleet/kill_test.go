@@ -396,7 +396,7 @@ func TestPostgresFleetKill(t *testing.T) {
 
 	// Everything drains: the killed workers' jobs are rescued by River and
 	// their in-flight writes resolved by the engine's intents.
-	waitDrained(t, gym, locs, 3*time.Minute)
+	waitDrained(t, gym, 3*time.Minute)
 	for _, w := range workers {
 		w.cmd.Process.Signal(syscall.SIGTERM)
 		if err := <-w.done; err != nil {
@@ -539,16 +539,17 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-func waitDrained(t *testing.T, f *fleet.Fleet[pgx.Tx], locs []string, within time.Duration) {
+// waitDrained waits until no change of any location is queued.
+func waitDrained[TTx any](t *testing.T, f *fleet.Fleet[TTx], within time.Duration) {
 	t.Helper()
 	end := time.Now().Add(within)
 	for {
+		all, err := f.Backlogs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
 		left := 0
-		for _, loc := range locs {
-			b, err := f.Backlog(context.Background(), loc)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, b := range all {
 			left += b.Changes
 		}
 		if left == 0 {
@@ -557,8 +558,27 @@ func waitDrained(t *testing.T, f *fleet.Fleet[pgx.Tx], locs []string, within tim
 		if time.Now().After(end) {
 			t.Fatalf("%d changes still queued after %s", left, within)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// fakeLocations adds n locations to srv, named by format, each with a
+// client of its own token and the default rate limiter.
+func fakeLocations(t *testing.T, srv *contactstest.Server, n int, format string) ([]string, map[string]*contacts.Client) {
+	t.Helper()
+	var locs []string
+	clients := map[string]*contacts.Client{}
+	for i := range n {
+		loc := srv.AddLocation(fmt.Sprintf(format, i), "", contactstest.LocationSettings{})
+		c, err := contacts.NewClient(contacts.WithBaseURL(srv.URL), contacts.WithToken(srv.IssueToken(contactstest.TokenSpec{LocationID: loc})),
+			contacts.WithLocationID(loc), contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[loc] = c
+		locs = append(locs, loc)
+	}
+	return locs, clients
 }
 
 func checkLocation(t *testing.T, srv *contactstest.Server, loc string, m *gymModel) {
@@ -647,18 +667,7 @@ func TestSQLiteFleetSuite(t *testing.T) {
 	t.Cleanup(srv.Close)
 	db, state := openSQLite(t)
 	m := mapping(t)
-	var locs []string
-	clients := map[string]*contacts.Client{}
-	for i := range killLocations {
-		loc := srv.AddLocation(fmt.Sprintf("gym%02d", i), "", contactstest.LocationSettings{})
-		c, err := contacts.NewClient(contacts.WithBaseURL(srv.URL), contacts.WithToken(srv.IssueToken(contactstest.TokenSpec{LocationID: loc})),
-			contacts.WithLocationID(loc), contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[loc] = c
-		locs = append(locs, loc)
-	}
+	locs, clients := fakeLocations(t, srv, killLocations, "gym%02d")
 	newFleet := func() *fleet.Fleet[*sql.Tx] {
 		cfg := killConfig()
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -724,24 +733,7 @@ func TestSQLiteFleetSuite(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 	}
 	t.Logf("%d transactions committed, %d restarts", committed, restarts)
-	end := time.Now().Add(3 * time.Minute)
-	for {
-		left := 0
-		for _, loc := range locs {
-			b, err := f.Backlog(ctx, loc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			left += b.Changes
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%d changes still queued", left)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitDrained(t, f, 3*time.Minute)
 	for _, loc := range locs {
 		checkLocation(t, srv, loc, models[loc])
 	}
@@ -810,7 +802,7 @@ func TestPostgresFleetSIGTERMHandsBack(t *testing.T) {
 	t.Logf("stopped after %s", time.Since(t0))
 	w2 := rig.start()
 	defer func() { w2.cmd.Process.Kill(); <-w2.done }()
-	waitDrained(t, rig.gym, rig.locs, 2*time.Minute)
+	waitDrained(t, rig.gym, 2*time.Minute)
 	t.Logf("drained after %s", time.Since(t0))
 	emails := map[string]int{}
 	for _, c := range rig.srv.Contacts(loc) {
