@@ -70,6 +70,7 @@ type Client struct {
 	http       *retryablehttp.Client
 	logger     *slog.Logger
 	lastRate   atomic.Pointer[RateLimit]
+	limited    *ratelimit.Transport // the client-side limiter, for ResetRateLimit
 }
 
 type service struct{ client *Client }
@@ -352,6 +353,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		base = cleanhttp.DefaultPooledTransport()
 	}
 	limited := &ratelimit.Transport{Base: base, Limiter: cfg.limiter, Observe: c.observeRateLimit, MaxPause: cfg.retry.MaxRetryAfter}
+	c.limited = limited
 	auth := &oauth2.Transport{Source: cfg.tokenSource, Base: tokenRecorder{limited}}
 	baseURL, _ := url.Parse(cfg.baseURL) // validated by WithBaseURL or a constant
 	inner.Transport = originGuard{scheme: baseURL.Scheme, host: baseURL.Host, next: auth}
@@ -393,6 +395,16 @@ func (c *Client) RateLimit() (rl RateLimit, ok bool) {
 	}
 	return RateLimit{}, false
 }
+
+// ResetRateLimit makes the client forget the remaining count of the rate
+// limit window it last read: its next request goes out alone, and that
+// response's X-RateLimit-Remaining paces the rest. Call it when another
+// client of the same location's budget — another process — may have sent
+// requests since this one did, such as a worker taking a location over
+// from another; otherwise the client would pace itself by a count that
+// other process has since spent, and draw 429s. A pause set by a 429 still
+// holds. It is safe to call at any time, from any goroutine.
+func (c *Client) ResetRateLimit() { c.limited.Forget() }
 
 // ReadOnly reports whether the client refuses writes (WithReadOnly).
 func (c *Client) ReadOnly() bool { return c.readOnly }

@@ -385,6 +385,31 @@ func serveFixedWindow(mt *httpmock.MockTransport, latency time.Duration) *fixedW
 	return w
 }
 
+// burst has callers goroutines each call Get n times, and waits for them.
+func burst(t *testing.T, c *contacts.Client, callers, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for range n {
+				if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// check fails t unless the window served want requests and refused none.
+func (w *fixedWindow) check(t *testing.T, want int) {
+	t.Helper()
+	if w.served != want || w.tooMany != 0 {
+		t.Errorf("%d served, %d × 429; want %d and none", w.served, w.tooMany, want)
+	}
+}
+
 // spentElsewhere opens a window now in which another client of the same
 // token has already sent n requests.
 func (w *fixedWindow) spentElsewhere(n int) {
@@ -402,21 +427,8 @@ func TestConcurrentCallersDrawNo429(t *testing.T) {
 		// the window is reported spent must wait for the next one too.
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
 		w := serveFixedWindow(mt, 0)
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for range 100 {
-					if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if w.served != 400 || w.tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 400 and none", w.served, w.tooMany)
-		}
+		burst(t, c, 4, 100)
+		w.check(t, 400)
 	})
 }
 
@@ -431,21 +443,8 @@ func TestFreshClientProbesAWindowAnotherProcessSpent(t *testing.T) {
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
 		w := serveFixedWindow(mt, 50*time.Millisecond) // the answer's way back: requests overlap
 		w.spentElsewhere(95)
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				for range 5 {
-					if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if w.served != 80 || w.tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 80 and none", w.served, w.tooMany)
-		}
+		burst(t, c, 16, 5)
+		w.check(t, 80)
 	})
 }
 
@@ -457,25 +456,37 @@ func TestCountFromAnEndedWindowIsNotTrusted(t *testing.T) {
 		// client's next burst must go by the new count, not the old.
 		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
 		w := serveFixedWindow(mt, 50*time.Millisecond)
-		for range 10 {
-			if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		burst(t, c, 1, 10)
 		time.Sleep(12 * time.Second)
 		w.spentElsewhere(95) // the other process's window
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				if _, err := c.Contacts.Get(context.Background(), "c1"); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if w.served != 26 || w.tooMany != 0 {
-			t.Errorf("%d served, %d × 429; want 26 and none", w.served, w.tooMany)
-		}
+		burst(t, c, 16, 1)
+		w.check(t, 26)
+	})
+}
+
+// spendInWindow has another client of the same token send n requests in
+// the current window.
+func (w *fixedWindow) spendInWindow(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.used += n
+}
+
+func TestResetRateLimitAfterAnotherProcessRanTheLocation(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// A worker ran the location (10 requests: it knows of 90 left),
+		// handed it over, and another process spent 85 more in the same
+		// window before handing it back. The worker resets its count
+		// when it takes the location again: of 16 concurrent calls, 5 go
+		// in this window and the rest wait for the next, with no 429.
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		w := serveFixedWindow(mt, 50*time.Millisecond)
+		burst(t, c, 1, 10)
+		w.spendInWindow(85)
+		c.ResetRateLimit()
+		burst(t, c, 16, 1)
+		w.check(t, 26)
 	})
 }
 

@@ -294,6 +294,9 @@ func sameLocation(client *contacts.Client, stores ...any) error {
 	return nil
 }
 
+// Client returns the client the engine writes through.
+func (e *Engine) Client() *contacts.Client { return e.client }
+
 // SyncMembers syncs every member of the sequence (a batch run): new
 // members are created, changed ones updated, unchanged ones cost nothing.
 // The sequence is consumed once, with bounded memory.

@@ -120,6 +120,9 @@ func WithDeadLetter(after int, park func(ctx context.Context, ch InboundChange, 
 	}
 }
 
+// Client returns the client the inbound side reads and writes through.
+func (in *Inbound) Client() *contacts.Client { return in.client }
+
 // deliver hands a change to the Sink, counting it in delivered, or under
 // WithDeadLetter to park once the Sink has refused that record's change
 // often enough, counting it in rep.Parked.

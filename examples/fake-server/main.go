@@ -3,10 +3,18 @@
 // language can be pointed at it.
 //
 //	go run ./examples/fake-server -addr 127.0.0.1:8080
+//
+// With -locations it also serves that many empty locations (gyms), each with
+// its own token and the live API's rate limit, and writes them with their
+// tokens to -locations-file (readable by its owner only) for the worker and
+// enqueue processes of examples/gymflow-fleet:
+//
+//	go run ./examples/fake-server -locations 50 -locations-file /tmp/gyms.json
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gymflow/contacts-go/contactstest"
+	"github.com/gymflow/contacts-go/internal/demoloc"
 )
 
 func main() {
@@ -34,8 +43,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	members := fs.Int("members", 25, "number of sample gym members to seed")
 	noLimits := fs.Bool("no-rate-limits", false, "switch the API's rate limits off")
+	nLocs := fs.Int("locations", 0, "also serve this many empty locations (gyms), written with their tokens to -locations-file")
+	locFile := fs.String("locations-file", "", "where -locations writes the locations and their tokens (mode 0600)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case *nLocs < 0 || *nLocs > demoloc.MaxLocations:
+		return fmt.Errorf("-locations %d: want 0 to %d", *nLocs, demoloc.MaxLocations)
+	case (*nLocs > 0) != (*locFile != ""):
+		return errors.New("-locations and -locations-file go together")
 	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -50,11 +69,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := seed(srv, *members); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	if *nLocs > 0 {
+		// One app's tokens: the processes that use a location share its
+		// budget, as on the live API (per app, per location).
+		locs := make([]demoloc.Location, *nLocs)
+		for i := range locs {
+			id := srv.AddLocation(fmt.Sprintf("gym-%04d", i+1), "", contactstest.LocationSettings{})
+			locs[i] = demoloc.Location{ID: id, Token: srv.IssueToken(contactstest.TokenSpec{LocationID: id, AppID: "gymflow"})}
+		}
+		if err := demoloc.Write(*locFile, locs); err != nil {
+			return fmt.Errorf("-locations-file: %w", err)
+		}
+	}
 
 	fmt.Fprintf(out, "Contacts API fake with %d sample gym members\n\n", *members)
 	fmt.Fprintf(out, "  base URL     %s\n", srv.URL)
 	fmt.Fprintf(out, "  token        %s\n", srv.Token())
-	fmt.Fprintf(out, "  location ID  %s\n\n", srv.LocationID())
+	fmt.Fprintf(out, "  location ID  %s\n", srv.LocationID())
+	if *nLocs > 0 {
+		fmt.Fprintf(out, "  locations    %d more, with their tokens in %s\n", *nLocs, *locFile)
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Try:\n  curl -s -H 'Authorization: Bearer %s' -H 'Version: 2021-07-28' \\\n    -H 'Content-Type: application/json' -d '{\"locationId\":\"%s\",\"pageLimit\":5}' %s/contacts/search\n\n",
 		srv.Token(), srv.LocationID(), srv.URL)
 	fmt.Fprintln(out, "Ctrl-C to stop.")

@@ -242,6 +242,19 @@ func (t *Transport) admit(req *http.Request) error {
 	}
 }
 
+// Forget drops the window's remaining count, so that the next request
+// goes out alone and its response tells the count again: another client of
+// the same token may have spent the window since this one read it. A count
+// of 0 with its pause still running is kept (the server said so, and the
+// pause ends by itself).
+func (t *Transport) Forget() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !(t.known && t.remaining == 0) {
+		t.known = false
+	}
+}
+
 // settle records a request's end: remaining is the count its response
 // reported (-1 if none; 0 with until, the pause it set, if any), opened
 // whether that response opened a new window, told whether the response

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,9 @@ type backend[TTx any] interface {
 	queryTx(ctx context.Context, tx TTx, query string, args []any, scan func(scan func(dest ...any) error) error) error
 	// inTx runs f in a transaction, committed if f returns nil.
 	inTx(ctx context.Context, f func(tx TTx) error) error
+	// exclusive runs f while no other process runs an exclusive f on
+	// the database (Migrate).
+	exclusive(ctx context.Context, f func() error) error
 	// tryLease takes the run lease of a location for owner if it is free
 	// or expired; renew extends it (false: it was lost); release gives it
 	// back. PostgreSQL: a row of the fleet_running table, judged by the
@@ -101,6 +105,32 @@ func (pgBackend) queryTx(ctx context.Context, tx pgx.Tx, query string, args []an
 
 func (b pgBackend) inTx(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, b.pool, f)
+}
+
+// migrateLock is the session advisory lock key of exclusive: "fleetmig".
+const migrateLock = 0x666c6565746d6967
+
+// exclusive holds a session advisory lock on a connection of its own
+// while f runs on the pool (River's migrations cannot run in one
+// transaction: a later one uses an enum value an earlier one adds).
+func (b pgBackend) exclusive(ctx context.Context, f func() error) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("fleet: waiting for another process's migration: %w", err)
+	}
+	ferr := f()
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, int64(migrateLock)); err != nil {
+		// The session still holds the lock: close the connection, which
+		// releases it, rather than return it to the pool.
+		conn.Conn().Close(uctx)
+	}
+	return ferr
 }
 
 // The run lease of a location on PostgreSQL: a row, taken when absent or
@@ -194,6 +224,10 @@ func (sqliteBackend) queryTx(ctx context.Context, tx *sql.Tx, query string, args
 	rows, err := tx.QueryContext(ctx, query, args...)
 	return sqlQuery(rows, err, scan)
 }
+
+// exclusive: a SQLite fleet is one process, and SQLite serializes
+// writers itself.
+func (sqliteBackend) exclusive(_ context.Context, f func() error) error { return f() }
 
 func (b sqliteBackend) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	tx, err := b.db.BeginTx(ctx, nil)

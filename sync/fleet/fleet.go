@@ -257,17 +257,22 @@ func newFleet[D riverdriver.Driver[TTx], TTx any](driver D, db backend[TTx], cfg
 func (f *Fleet[TTx]) Client() *river.Client[TTx] { return f.client }
 
 // Migrate creates River's tables (River's own migrations) and the fleet's.
-// Both are idempotent.
+// It is idempotent, and safe to run at every start from several processes
+// at once: on PostgreSQL it holds an advisory lock meanwhile, so that
+// processes starting together do not race on CREATE TYPE or CREATE TABLE
+// (River's migrations from two processes at once fail one of them).
 func (f *Fleet[TTx]) Migrate(ctx context.Context) error {
-	if err := f.migrate(ctx); err != nil {
-		return err
-	}
-	for _, stmt := range ddl(f.db.dialect(), f.cfg.TablePrefix) {
-		if err := f.db.exec(ctx, stmt); err != nil {
-			return fmt.Errorf("fleet: creating the fleet's tables: %w", err)
+	return f.db.exclusive(ctx, func() error {
+		if err := f.migrate(ctx); err != nil {
+			return err
 		}
-	}
-	return nil
+		for _, stmt := range ddl(f.db.dialect(), f.cfg.TablePrefix) {
+			if err := f.db.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("fleet: creating the fleet's tables: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // Dialect is the SQL dialect of Schema (the one type of oauth, webhook and

@@ -287,14 +287,7 @@ func postgresEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[pgx.Tx] {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	state, err := sqlstore.New(pgtest.Open(t, url), sqlstore.Postgres)
-	if err == nil {
-		err = state.Migrate(context.Background())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { state.Close() })
+	state := pgState(t, url)
 	e := &env[pgx.Tx]{}
 	e.lockWaits = func(t *testing.T) int {
 		var n int
@@ -312,6 +305,21 @@ func postgresEnv(t *testing.T, nLocs int, cfg fleet.Config) *env[pgx.Tx] {
 	}
 	setup(t, e, state, nLocs, cfg, func(cfg fleet.Config) (*fleet.Fleet[pgx.Tx], error) { return fleet.NewPostgres(pool, cfg) })
 	return e
+}
+
+// pgState opens the sync's state on the PostgreSQL database at url,
+// migrated, and closed when t ends.
+func pgState(t testing.TB, url string) *sqlstore.DB {
+	t.Helper()
+	state, err := sqlstore.New(pgtest.Open(t, url), sqlstore.Postgres)
+	if err == nil {
+		err = state.Migrate(context.Background())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { state.Close() })
+	return state
 }
 
 // forEachDriver runs test on the embedded SQLite driver and on PostgreSQL.

@@ -101,6 +101,7 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 	if err != nil {
 		return fmt.Errorf("fleet: the inbound side of location %q: %w", loc, err)
 	}
+	in.Client().ResetRateLimit() // as in the outbound job
 	var rep contactsync.InboundReport
 	switch task {
 	case taskCycle:

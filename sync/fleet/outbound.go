@@ -68,6 +68,9 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 	if err != nil {
 		return fmt.Errorf("fleet: the engine of location %q: %w", loc, err)
 	}
+	// Another process may have run the location since this one's client
+	// last read the rate-limit window, and spent it.
+	eng.Client().ResetRateLimit()
 	apply := func(ctx context.Context, batch []queued) error {
 		changes := make([]contactsync.Change, 0, len(batch))
 		for _, r := range batch {
