@@ -406,6 +406,19 @@ func (c *Client) RateLimit() (rl RateLimit, ok bool) {
 // holds. It is safe to call at any time, from any goroutine.
 func (c *Client) ResetRateLimit() { c.limited.Forget() }
 
+// RateLimitedUntil returns until when the client holds its requests back
+// because the server reported the rate-limit window spent (a 429, or
+// X-RateLimit-Remaining: 0): the window's end at the latest, or a
+// Retry-After. It is the zero time when requests are not held back. A
+// process handing a location over to another can pass it on, so that the
+// other does not find the spent window out by a 429.
+func (c *Client) RateLimitedUntil() time.Time {
+	if until := c.limited.PausedUntil(); until.After(time.Now()) {
+		return until
+	}
+	return time.Time{}
+}
+
 // ReadOnly reports whether the client refuses writes (WithReadOnly).
 func (c *Client) ReadOnly() bool { return c.readOnly }
 

@@ -490,6 +490,33 @@ func TestResetRateLimitAfterAnotherProcessRanTheLocation(t *testing.T) {
 	})
 }
 
+func TestRateLimitedUntilTellsWhenASpentWindowEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, mt := newTestClient(t, contacts.WithRateLimiter(contacts.DefaultRateLimiter()))
+		w := serveFixedWindow(mt, 0)
+		start := time.Now()
+		if !c.RateLimitedUntil().IsZero() {
+			t.Fatal("held back before any request")
+		}
+		burst(t, c, 1, 99)
+		if !c.RateLimitedUntil().IsZero() {
+			t.Fatal("held back with one request left")
+		}
+		burst(t, c, 1, 1) // the window's last
+		until := c.RateLimitedUntil()
+		if until.Before(start.Add(10*time.Second)) || until.After(start.Add(11*time.Second)) {
+			t.Fatalf("held back until %s after the window opened; want its end, 10 s (+1%%)", until.Sub(start))
+		}
+		time.Sleep(time.Until(until))
+		if !c.RateLimitedUntil().IsZero() {
+			t.Error("still held back after the window ended")
+		}
+		burst(t, c, 1, 1)
+		w.check(t, 101)
+	})
+}
+
 func TestClientWithoutRateHeadersIsNotSerialized(t *testing.T) {
 	t.Parallel()
 	// A server (or proxy) that sends no X-RateLimit-* headers: once that

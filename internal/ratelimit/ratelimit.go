@@ -242,6 +242,15 @@ func (t *Transport) admit(req *http.Request) error {
 	}
 }
 
+// PausedUntil is when the pause set by a spent window ends (the zero time
+// if none was ever set; it may be past).
+func (t *Transport) PausedUntil() time.Time {
+	if ns := t.pauseUntil.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // Forget drops the window's remaining count, so that the next request
 // goes out alone and its response tells the count again: another client of
 // the same token may have spent the window since this one read it. A count

@@ -36,7 +36,10 @@ type backend[TTx any] interface {
 	// database's clock; SQLite (one process): a map.
 	tryLease(ctx context.Context, loc, owner string, ttl time.Duration) (ok bool, err error)
 	renewLease(ctx context.Context, loc, owner string, ttl time.Duration) (ok bool, err error)
-	releaseLease(ctx context.Context, loc, owner string) error
+	// releaseLease with quiet > 0 keeps the lease, ownerless, for quiet
+	// (the location's rate-limit window is spent until then); SQLite's
+	// leases do not (one process, whose jobs share a location's client).
+	releaseLease(ctx context.Context, loc, owner string, quiet time.Duration) error
 }
 
 // errNoRows is what queryRow returns for no row, whatever the driver.
@@ -143,6 +146,7 @@ const (
 	WHERE r.expires_at < ` + pgNow + ` RETURNING owner`
 	leaseRenew   = `UPDATE {p}fleet_running SET expires_at = ` + pgNow + ` + $3 WHERE location_id = $1 AND owner = $2`
 	leaseRelease = `DELETE FROM {p}fleet_running WHERE location_id = $1 AND owner = $2`
+	leaseQuiet   = `UPDATE {p}fleet_running SET owner = '', expires_at = ` + pgNow + ` + $3 WHERE location_id = $1 AND owner = $2`
 )
 
 func (b pgBackend) tryLease(ctx context.Context, loc, owner string, ttl time.Duration) (bool, error) {
@@ -159,7 +163,11 @@ func (b pgBackend) renewLease(ctx context.Context, loc, owner string, ttl time.D
 	return err == nil && tag.RowsAffected() == 1, err
 }
 
-func (b pgBackend) releaseLease(ctx context.Context, loc, owner string) error {
+func (b pgBackend) releaseLease(ctx context.Context, loc, owner string, quiet time.Duration) error {
+	if quiet > 0 {
+		_, err := b.pool.Exec(ctx, b.q(leaseQuiet), loc, owner, quiet.Milliseconds()+1)
+		return err
+	}
 	_, err := b.pool.Exec(ctx, b.q(leaseRelease), loc, owner)
 	return err
 }
@@ -182,7 +190,7 @@ func (b sqliteBackend) renewLease(_ context.Context, loc, owner string, _ time.D
 	return ok && v == owner, nil
 }
 
-func (b sqliteBackend) releaseLease(_ context.Context, loc, owner string) error {
+func (b sqliteBackend) releaseLease(_ context.Context, loc, owner string, _ time.Duration) error {
 	b.locks.CompareAndDelete(loc, owner)
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	contacts "github.com/gymflow/contacts-go"
 	"github.com/gymflow/contacts-go/internal/sqldb"
 	contactsync "github.com/gymflow/contacts-go/sync"
 )
@@ -429,8 +430,9 @@ func lockKey(location string) int64 {
 // that the location's API rate limit and daily budget are spent by one
 // client at a time. A job that finds it held is snoozed briefly. The lease
 // is renewed every third of LeaseTTL while the job runs; if it is lost
-// (the database unreachable past its expiry), the job's context ends.
-func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Context, func(), error) {
+// (the database unreachable past its expiry), the job's context ends. The
+// job gives its client to the hold (use) and ends it (end).
+func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Context, *hold, error) {
 	owner := f.owner + "/" + strconv.FormatInt(f.seq.Add(1), 10)
 	ok, err := f.db.tryLease(ctx, loc, owner, f.cfg.LeaseTTL)
 	if err != nil {
@@ -461,16 +463,47 @@ func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Cont
 			}
 		}
 	})
-	return ctx, func() {
+	return ctx, &hold{release: func(quiet time.Duration) {
 		close(done)
 		wg.Wait()
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer rcancel()
-		if err := f.db.releaseLease(rctx, loc, owner); err != nil {
+		if err := f.db.releaseLease(rctx, loc, owner, min(quiet, f.cfg.LeaseTTL)); err != nil {
 			f.cfg.Logger.Warn("fleet: releasing the lease of a location (it expires by itself)", "location", loc, "err", err)
 		}
 		cancel(nil)
-	}, nil
+	}}, nil
+}
+
+// hold is a job's run lease of its location.
+type hold struct {
+	release func(quiet time.Duration)
+	client  *contacts.Client
+}
+
+// use is the job's client of the location: it forgets the rate-limit count
+// it last read, as another process may have run the location since and
+// spent part of the window; its first request asks again.
+func (h *hold) use(c *contacts.Client) {
+	c.ResetRateLimit()
+	h.client = c
+}
+
+// end releases the lease. If the job's client saw the location's window
+// spent, the lease is kept until the window ends, at the latest: the next
+// job (of any process) would otherwise find out with a 429.
+func (h *hold) end() { h.release(windowSpent(h.client, time.Now())) }
+
+// windowSpent is how long c holds its requests back because the server
+// reported the window spent.
+func windowSpent(c *contacts.Client, now time.Time) time.Duration {
+	if c == nil {
+		return 0
+	}
+	if until := c.RateLimitedUntil(); until.After(now) {
+		return until.Sub(now)
+	}
+	return 0
 }
 
 // retryPolicy retries a failed job after 2^attempt seconds, at most a

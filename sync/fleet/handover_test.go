@@ -21,16 +21,20 @@ import (
 // Two fleets on one database stand for two worker processes of one app,
 // each with its own clients of the location. A job takes one batch, then
 // hands the location on, so within one rate-limit window the location goes
-// back and forth between them: a client that took it back paced by the
-// count it read before the other spent part of the window, and drew 429s
-// (2 a run here, before the jobs reset the count on take-over).
+// back and forth between them. Two ways to a 429, both seen here before
+// their fixes: a client that took the location back paced itself by the
+// count it read before the other spent part of the window (so the job
+// resets the count on take-over); and a job that took over a window the
+// last one had spent found out by a 429 (so a job that saw its window spent
+// keeps the location until the window ends).
 func TestPostgresHandoverDrawsNo429(t *testing.T) {
-	const nLocs, members = 1, 120
+	const nLocs, members = 1, 160
 	url := pgtest.URL(t)
-	// The live API's window, shortened so that the test lasts seconds:
-	// 50 requests per 5 s, per app and location.
+	// The live API's window, shortened so that the test lasts seconds: 16
+	// requests per second, per app and location — two batches, so that
+	// windows are spent just as a job hands the location on.
 	srv := contactstest.NewServer(contactstest.WithRequestLogLimit(1<<16),
-		contactstest.WithRateLimits(contactstest.RateLimits{Burst: 50, Interval: 5 * time.Second, Daily: 1 << 20}))
+		contactstest.WithRateLimits(contactstest.RateLimits{Burst: 16, Interval: time.Second, Daily: 1 << 20}))
 	t.Cleanup(srv.Close)
 	var locs []string
 	for i := range nLocs {

@@ -92,16 +92,16 @@ func (w *inboundWorker[TTx]) Work(ctx context.Context, job *river.Job[inboundArg
 	if task != taskInbox && task != taskCycle && task != taskReconcile {
 		return river.JobCancel(fmt.Errorf("fleet: unknown inbound task %q", task))
 	}
-	ctx, release, err := f.holdLocation(ctx, loc)
+	ctx, h, err := f.holdLocation(ctx, loc)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer h.end()
 	in, err := f.cfg.Inbound(ctx, loc)
 	if err != nil {
 		return fmt.Errorf("fleet: the inbound side of location %q: %w", loc, err)
 	}
-	in.Client().ResetRateLimit() // as in the outbound job
+	h.use(in.Client())
 	var rep contactsync.InboundReport
 	switch task {
 	case taskCycle:

@@ -59,18 +59,16 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 	if err := checkLocation(loc); err != nil {
 		return river.JobCancel(err)
 	}
-	ctx, release, err := f.holdLocation(ctx, loc)
+	ctx, h, err := f.holdLocation(ctx, loc)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer h.end()
 	eng, err := f.cfg.Engine(ctx, loc)
 	if err != nil {
 		return fmt.Errorf("fleet: the engine of location %q: %w", loc, err)
 	}
-	// Another process may have run the location since this one's client
-	// last read the rate-limit window, and spent it.
-	eng.Client().ResetRateLimit()
+	h.use(eng.Client())
 	apply := func(ctx context.Context, batch []queued) error {
 		changes := make([]contactsync.Change, 0, len(batch))
 		for _, r := range batch {
