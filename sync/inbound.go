@@ -370,13 +370,13 @@ func (in *Inbound) handleEvent(ctx context.Context, ev webhook.Event, rep *Inbou
 	case *webhook.ContactDelete:
 		return in.handleContactDeleted(ctx, e.Contact.ID, at, rep)
 	case *webhook.TaskCreate:
-		return in.taskEvent(ctx, e.Task, false, at, rep)
+		return in.taskEvent(ctx, e.Task, false, at, time.Time{}, rep)
 	case *webhook.TaskComplete:
 		done := true
 		e.Task.Completed = &done
-		return in.taskEvent(ctx, e.Task, false, at, rep)
+		return in.taskEvent(ctx, e.Task, false, at, at, rep)
 	case *webhook.TaskDelete:
-		return in.taskEvent(ctx, e.Task, true, at, rep)
+		return in.taskEvent(ctx, e.Task, true, at, time.Time{}, rep)
 	case *webhook.NoteCreate:
 		return in.noteEvent(ctx, e.Note, false, at, rep)
 	case *webhook.NoteUpdate:
@@ -678,8 +678,10 @@ func (in *Inbound) handleContactDeleted(ctx context.Context, contactID string, a
 
 // --- activities --------------------------------------------------------------
 
-func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, at time.Time, rep *InboundReport) error {
-	a := Activity{Kind: KindTask, RemoteID: t.ID, ContactID: t.ContactID, Title: t.Title, Body: t.Body, At: t.DueDate.Time, UpdatedAt: at}
+// taskEvent applies a task webhook; completedAt is the time of a
+// TaskComplete (zero for the others).
+func (in *Inbound) taskEvent(ctx context.Context, t webhook.Task, deleted bool, at, completedAt time.Time, rep *InboundReport) error {
+	a := Activity{Kind: KindTask, RemoteID: t.ID, ContactID: t.ContactID, Title: t.Title, Body: t.Body, At: t.DueDate.Time, UpdatedAt: at, CompletedAt: completedAt}
 	if t.Completed != nil {
 		a.Completed = *t.Completed
 	} else if prev, err := in.activity.Activity(ctx, KindTask, t.ID); err == nil {
@@ -796,6 +798,9 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 		}
 		return in.store.PutSeen(ctx, Seen{Kind: a.Kind, RemoteID: a.RemoteID, At: a.UpdatedAt, Deleted: true})
 	}
+	if a.Kind == KindTask {
+		a.CompletedAt = completedAt(prev, exists, a)
+	}
 	same := exists && sameActivity(prev, a)
 	echo := !same && in.isEcho(ctx, a)
 	if !same && !echo && !fresh && in.mayPredateWrite(ctx, a) {
@@ -818,6 +823,25 @@ func (in *Inbound) applyActivity(ctx context.Context, a Activity, deleted, fresh
 		}
 	}
 	return in.activity.PutActivity(ctx, a)
+}
+
+// completedAt is when task a was done, as far as the read model knows
+// (see Activity.CompletedAt): the earliest known of the news a and the
+// model's prev; the time of a if it is the first news of the task done
+// after it was seen open.
+func completedAt(prev Activity, exists bool, a Activity) time.Time {
+	switch {
+	case !a.Completed:
+		return time.Time{}
+	case exists && prev.Completed && !prev.CompletedAt.IsZero():
+		if !a.CompletedAt.IsZero() && a.CompletedAt.Before(prev.CompletedAt) {
+			return a.CompletedAt
+		}
+		return prev.CompletedAt
+	case exists && !prev.Completed && a.CompletedAt.IsZero():
+		return a.UpdatedAt
+	}
+	return a.CompletedAt
 }
 
 func prevWith(prev, a Activity) Activity {

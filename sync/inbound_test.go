@@ -358,6 +358,47 @@ func TestActivityReadModelMatchesTheAPI(t *testing.T) {
 	}
 }
 
+// TestTaskCompletionTimeReachesTheReadModel: a task seen open, then
+// completed in the CRM, gets its completion time from the TaskComplete
+// webhook; the insights count it as done on time or late by it.
+func TestTaskCompletionTimeReachesTheReadModel(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	ms := members(2)
+	due := tw.srv.Now().Add(-time.Hour) // due an hour ago: completing it now is late
+	for i := range ms {
+		ms[i].Tasks = []contactsync.Task{{ID: fmt.Sprint("t", i), Title: fmt.Sprint("Call ", i), Due: due}}
+	}
+	tw.sync(ms)
+	tw.deliver()
+	c := tw.byEmail(ms[0].Fields["email"].(string))[0]
+	task := tw.srv.Tasks(c.ID)[0]
+	if a, err := tw.mem.Activity(context.Background(), contactsync.KindTask, task.ID); err != nil || a.Completed || !a.CompletedAt.IsZero() {
+		t.Fatalf("before: %+v, %v", a, err)
+	}
+	if _, err := tw.srv.CRM().CompleteTask(task.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	tw.deliver()
+	a, err := tw.mem.Activity(context.Background(), contactsync.KindTask, task.ID)
+	if err != nil || !a.Completed || a.CompletedAt.IsZero() || !a.CompletedAt.After(due) {
+		t.Fatalf("after the TaskComplete webhook: %+v, %v; want done, with a completion time after its due time", a, err)
+	}
+	views := contactsync.NewViews(tw.mem, tw.mem)
+	views.Now = tw.srv.Now
+	f, err := views.FollowUps(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := f.Weeks[len(f.Weeks)-1]
+	if !contactsync.WeekStart(due).Equal(last.Week) {
+		last = f.Weeks[len(f.Weeks)-2] // due in the last minutes of last week
+	}
+	if last.Late != 1 || last.Overdue != 1 || f.Timed != 1 || f.MedianLateness <= 0 {
+		t.Errorf("follow-ups %+v, the week %+v: want one done late, one overdue", f, last)
+	}
+}
+
 // TestBothSidesSettleWithoutALoop: 1,000 edits, half in GymFlow and half
 // in the CRM, flow both ways until nothing is left to send; then the
 // fake's request count stops growing.

@@ -29,8 +29,13 @@ type Activity struct {
 	At time.Time
 	// End is an appointment's end.
 	End time.Time
-	// Completed marks a done task.
-	Completed bool
+	// Completed marks a done task. CompletedAt is when it was done, as
+	// well as the read model knows: the time of the TaskComplete webhook,
+	// or of the news that first showed it done after it was seen open
+	// (a poll's re-read: at most a polling interval late). It is zero for
+	// a task first seen already done, and for an open one.
+	Completed   bool
+	CompletedAt time.Time
 	// Status is an appointment's status (booked, confirmed, cancelled, …).
 	Status string
 	// UpdatedAt is the newest change of the record the read model has

@@ -20,6 +20,9 @@ func TestSuites(t *testing.T) {
 	t.Run("Inbound", func(t *testing.T) {
 		statetest.RunInbound(t, func(*testing.T) contactsync.InboundStore { return memstore.New() })
 	})
+	t.Run("Insights", func(t *testing.T) {
+		statetest.RunInsights(t, func(*testing.T) statetest.InsightsStore { return memstore.New() })
+	})
 	t.Run("Lease", func(t *testing.T) {
 		statetest.RunLease(t, func(*testing.T) statetest.LeaseStateStore { return memstore.New() })
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,7 @@ type DB struct {
 	writers int
 	owned   bool // Close closes db
 	q       queries
+	iq      insightQueries
 
 	smu        sync.Mutex
 	stmts      map[string]*sql.Stmt
@@ -140,6 +142,7 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*DB, error) {
 		}
 	}
 	s.q = buildQueries(d, s.prefix)
+	s.iq = buildInsightQueries(func(q string) string { return d.Rebind(strings.ReplaceAll(q, "{p}", s.prefix)) })
 	return s, nil
 }
 
@@ -181,10 +184,22 @@ func (s *DB) Migrate(ctx context.Context) error {
 			case err != nil:
 				return err
 			default:
-				if v, err := strconv.Atoi(raw); err != nil || v != schemaVersion {
+				v, err := strconv.Atoi(raw)
+				if err != nil || v < 3 || v > schemaVersion {
 					return &SchemaVersionError{Found: raw}
 				}
-				return nil
+				if v == schemaVersion {
+					return nil
+				}
+				for ; v < schemaVersion; v++ {
+					for _, stmt := range upgrades(s.prefix)[v] {
+						if _, err := tx.ExecContext(ctx, stmt); err != nil {
+							return fmt.Errorf("upgrading the schema from version %d: %w", v, err)
+						}
+					}
+				}
+				_, err = tx.ExecContext(ctx, s.dialect.Rebind(`UPDATE `+s.prefix+`meta SET value = ? WHERE name = 'schema_version'`), strconv.Itoa(schemaVersion))
+				return err
 			}
 			for _, stmt := range ddl(s.dialect, s.prefix) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {

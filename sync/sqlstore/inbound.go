@@ -18,7 +18,7 @@ func (s *Store) PutActivity(ctx context.Context, a contactsync.Activity) error {
 		return err
 	}
 	err := s.exec(ctx, nil, s.db.q.putActivity, a.Kind, a.RemoteID, a.ContactID, a.MemberID, blob([]byte(a.Title)), blob([]byte(a.Body)),
-		a.At.UnixMilli(), unixMilli(a.End), a.Completed, a.Status, unixMilli(a.UpdatedAt))
+		a.At.UnixMilli(), unixMilli(a.End), a.Completed, a.Status, unixMilli(a.UpdatedAt), unixMilli(a.CompletedAt))
 	return writeErr(err, "storing the activity of %s %s", a.Kind, a.RemoteID)
 }
 
@@ -161,17 +161,17 @@ func (s *Store) activitiesQuery(q contactsync.ActivityQuery) (query string, args
 // scanActivity reads a row of activityColumns into a.
 func scanActivity(row rowScanner, a *contactsync.Activity) error {
 	var (
-		at           int64
-		end, updated sql.NullInt64
-		completed    bool
-		title, body  []byte
+		at                 int64
+		end, updated, done sql.NullInt64
+		completed          bool
+		title, body        []byte
 	)
-	err := row.Scan(&a.Kind, &a.RemoteID, &a.ContactID, &a.MemberID, &title, &body, &at, &end, &completed, &a.Status, &updated)
+	err := row.Scan(&a.Kind, &a.RemoteID, &a.ContactID, &a.MemberID, &title, &body, &at, &end, &completed, &a.Status, &updated, &done)
 	if err != nil {
 		return err
 	}
 	a.Title, a.Body = string(title), string(body)
-	a.At, a.End, a.Completed, a.UpdatedAt = fromSortMilli(at), fromMilli(end), completed, fromMilli(updated)
+	a.At, a.End, a.Completed, a.UpdatedAt, a.CompletedAt = fromSortMilli(at), fromMilli(end), completed, fromMilli(updated), fromMilli(done)
 	return nil
 }
 

@@ -539,7 +539,7 @@ func TestOpenSQLitePaths(t *testing.T) {
 // it, and leaves the file as it was.
 func TestSQLiteSchemaVersions(t *testing.T) {
 	t.Parallel()
-	for _, v := range []string{"99", "4", "0", "1", "2", "x", "", "3.0", " 3"} {
+	for _, v := range []string{"99", "5", "0", "1", "2", "x", "", "4.0", " 4"} {
 		path := filepath.Join(t.TempDir(), "sync.db")
 		db, err := sqlstore.OpenSQLite(path)
 		if err != nil {
@@ -570,7 +570,7 @@ func TestPostgresSchemaVersions(t *testing.T) {
 	t.Parallel()
 	tg := postgresTarget(t)
 	tg.open(t)
-	for _, v := range []string{"99", "4", "0", "2", "x", ""} {
+	for _, v := range []string{"99", "5", "0", "2", "x", ""} {
 		if _, err := tg.raw.Exec(`UPDATE contactsync_meta SET value = $1 WHERE name = 'schema_version'`, v); err != nil {
 			t.Fatal(err)
 		}
@@ -581,10 +581,67 @@ func TestPostgresSchemaVersions(t *testing.T) {
 		checkRefused(t, v, func() error { return db.Migrate(t.Context()) })
 		db.Close()
 	}
-	if _, err := tg.raw.Exec(`UPDATE contactsync_meta SET value = '3' WHERE name = 'schema_version'`); err != nil {
+	if _, err := tg.raw.Exec(`UPDATE contactsync_meta SET value = '4' WHERE name = 'schema_version'`); err != nil {
 		t.Fatal(err)
 	}
 	tg.open(t) // the right version again: accepted
+}
+
+// TestSchemaUpgradeFrom3: Migrate brings a version 3 schema (before
+// activities.completed_at) to version 4 in place, keeping its rows.
+func TestSchemaUpgradeFrom3(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, raw *sql.DB, d sqlstore.Dialect, q func(string) string) {
+		db, err := sqlstore.New(raw, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := db.Location("loc")
+		old := contactsync.Activity{Kind: contactsync.KindNote, RemoteID: "n1", ContactID: "c1", Body: "kept", At: time.UnixMilli(1_700_000_000_000).UTC()}
+		if err := s.PutActivity(t.Context(), old); err != nil {
+			t.Fatal(err)
+		}
+		// Back to version 3: no completed_at.
+		for _, stmt := range []string{`ALTER TABLE contactsync_activities DROP COLUMN completed_at`, `UPDATE contactsync_meta SET value = '3' WHERE name = 'schema_version'`} {
+			if _, err := raw.Exec(q(stmt)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db2, err := sqlstore.New(raw, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db2.Migrate(t.Context()); err != nil {
+			t.Fatalf("upgrading from version 3: %v", err)
+		}
+		var v string
+		if err := raw.QueryRow(q(`SELECT value FROM contactsync_meta WHERE name = 'schema_version'`)).Scan(&v); err != nil || v != "4" {
+			t.Fatalf("schema version %q, %v; want 4", v, err)
+		}
+		s2, _ := db2.Location("loc")
+		if got, err := s2.Activity(t.Context(), contactsync.KindNote, "n1"); err != nil || got.Body != "kept" {
+			t.Errorf("the old row: %+v, %v", got, err)
+		}
+		done := contactsync.Activity{Kind: contactsync.KindTask, RemoteID: "t1", ContactID: "c1", Completed: true,
+			At: time.UnixMilli(1_700_000_000_000).UTC(), CompletedAt: time.UnixMilli(1_700_000_360_000).UTC()}
+		if err := s2.PutActivity(t.Context(), done); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s2.Activity(t.Context(), contactsync.KindTask, "t1"); err != nil || !got.CompletedAt.Equal(done.CompletedAt) {
+			t.Errorf("completed_at after the upgrade: %+v, %v", got, err)
+		}
+	}
+	t.Run("SQLite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "sync.db")
+		check(t, openRawSQLite(t, path), sqlstore.SQLite, func(s string) string { return s })
+	})
+	t.Run("Postgres", func(t *testing.T) {
+		tg := postgresTarget(t)
+		check(t, tg.raw, sqlstore.Postgres, func(s string) string { return s })
+	})
 }
 
 // checkRefused checks open's error for a database of schema version v.
@@ -601,7 +658,7 @@ func checkRefused(t *testing.T, v string, open func() error) {
 		t.Errorf("schema version %q: %v", v, err)
 	case (v == "1" || v == "2") && !strings.Contains(err.Error(), "SQLiteStore"):
 		t.Errorf("schema version %q: %v; want it named SQLiteStore's", v, err)
-	case (v == "99" || v == "4") && !strings.Contains(err.Error(), "knows 3"):
+	case (v == "99" || v == "5") && !strings.Contains(err.Error(), "knows 4"):
 		t.Errorf("schema version %q: %v; want the version this package knows", v, err)
 	}
 }

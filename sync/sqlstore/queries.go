@@ -11,7 +11,7 @@ const (
 	linkColumns     = `kind, local_id, remote_id, member_id, contact_id, hash, state, tags, archived, updated_at`
 	intentColumns   = `key, kind, local_id, op, data, created_at`
 	runColumns      = `id, started, finished, report, err`
-	activityColumns = `kind, remote_id, contact_id, member_id, title, body, at, end_at, completed, status, updated_at`
+	activityColumns = `kind, remote_id, contact_id, member_id, title, body, at, end_at, completed, status, updated_at, completed_at`
 	seenColumns     = `kind, remote_id, at, hash, deleted, state`
 )
 
@@ -114,11 +114,11 @@ func buildQueries(d sqldb.Dialect, p string) queries {
 	ORDER BY started DESC NULLS LAST, seq DESC LIMIT ?`,
 
 		putActivity: `INSERT INTO {p}activities (location_id, ` + activityColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (location_id, kind, remote_id) DO UPDATE SET contact_id = excluded.contact_id,
 	member_id = excluded.member_id, title = excluded.title, body = excluded.body, at = excluded.at,
 	end_at = excluded.end_at, completed = excluded.completed, status = excluded.status,
-	updated_at = excluded.updated_at`,
+	updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
 		activity:    `SELECT ` + activityColumns + ` FROM {p}activities WHERE location_id = ? AND kind = ? AND remote_id = ?`,
 		delActivity: `DELETE FROM {p}activities WHERE location_id = ? AND kind = ? AND remote_id = ?`,
 		delContact:  `DELETE FROM {p}activities WHERE location_id = ? AND contact_id = ?`,

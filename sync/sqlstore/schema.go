@@ -10,7 +10,17 @@ import (
 // meta table as schema_version. Versions 1 and 2 were the single-location
 // schema of contactsync.SQLiteStore (before sqlstore), which this package
 // does not read: a database holding it is refused with a clear error.
-const schemaVersion = 3
+// Version 4 added activities.completed_at; Migrate upgrades a version 3
+// schema in place (upgrades).
+const schemaVersion = 4
+
+// upgrades are the statements that bring a schema of version v (the key)
+// to v+1, in dialect d with table prefix p.
+func upgrades(p string) map[int][]string {
+	return map[int][]string{
+		3: {`ALTER TABLE ` + p + `activities ADD COLUMN completed_at BIGINT`},
+	}
+}
 
 // ddl returns the statements that create the schema in dialect d with
 // table prefix p. Every statement is idempotent (IF NOT EXISTS).
@@ -86,6 +96,7 @@ func ddl(d sqldb.Dialect, p string) []string {
 	completed BOOLEAN NOT NULL,
 	status TEXT NOT NULL,
 	updated_at BIGINT,
+	completed_at BIGINT,
 	PRIMARY KEY (location_id, kind, remote_id)
 )`,
 		`CREATE INDEX IF NOT EXISTS {p}activities_kind ON {p}activities (location_id, kind, at, remote_id)`,

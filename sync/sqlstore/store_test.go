@@ -88,6 +88,9 @@ func runAll(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 	t.Run("Budget", func(t *testing.T) {
 		statetest.RunBudget(t, func(t *testing.T) contactsync.BudgetStore { return newStore(t) })
 	})
+	t.Run("Insights", func(t *testing.T) {
+		statetest.RunInsights(t, func(t *testing.T) statetest.InsightsStore { return newStore(t) })
+	})
 }
 
 // TestSQLiteSuites runs the suites on SQLite, a fresh file per subtest.

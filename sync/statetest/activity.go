@@ -168,7 +168,7 @@ func diffActivity(got, want contactsync.Activity) string {
 	for _, tm := range []struct {
 		name      string
 		got, want time.Time
-	}{{"At", got.At, want.At}, {"End", got.End, want.End}, {"UpdatedAt", got.UpdatedAt, want.UpdatedAt}} {
+	}{{"At", got.At, want.At}, {"End", got.End, want.End}, {"UpdatedAt", got.UpdatedAt, want.UpdatedAt}, {"CompletedAt", got.CompletedAt, want.CompletedAt}} {
 		if s := diffTime(tm.got, tm.want); s != "" {
 			d = append(d, tm.name+" "+s)
 		}
@@ -224,7 +224,8 @@ func testActivityRoundTrip(t *testing.T, s contactsync.ActivityStore) {
 		Title: "Spin \"class\" <b>", Body: "line 1\nline 2\x00é",
 		At:  time.Date(2026, 5, 6, 7, 8, 9, 123_456_789, zone),
 		End: time.Date(2026, 5, 6, 8, 8, 9, 999_999_999, time.Local), Completed: true,
-		Status: "confirmed", UpdatedAt: time.Date(2026, 5, 1, 0, 0, 0, 1_000_000, time.UTC)}
+		Status: "confirmed", UpdatedAt: time.Date(2026, 5, 1, 0, 0, 0, 1_000_000, time.UTC),
+		CompletedAt: time.Date(2026, 5, 7, 1, 2, 3, 456_789_000, zone)}
 	bare := contactsync.Activity{Kind: kNote, RemoteID: "n1"}
 	past := contactsync.Activity{Kind: kTask, RemoteID: "t1", At: time.Date(1969, 12, 31, 23, 59, 59, 999_000_000, time.UTC)}
 	mustPutActivity(t, s, full, bare, past)
@@ -232,8 +233,8 @@ func testActivityRoundTrip(t *testing.T, s contactsync.ActivityStore) {
 	wantActivity(t, s, bare)
 	wantActivity(t, s, past)
 	got, err := s.Activity(t.Context(), kNote, "n1")
-	if err == nil && (!got.At.IsZero() || !got.End.IsZero() || !got.UpdatedAt.IsZero()) {
-		t.Errorf("zero times came back as %v, %v, %v", got.At, got.End, got.UpdatedAt)
+	if err == nil && (!got.At.IsZero() || !got.End.IsZero() || !got.UpdatedAt.IsZero() || !got.CompletedAt.IsZero()) {
+		t.Errorf("zero times came back as %v, %v, %v, %v", got.At, got.End, got.UpdatedAt, got.CompletedAt)
 	}
 	// Activities returns the same fields.
 	for _, a := range mustActivities(t, s, contactsync.ActivityQuery{}) {

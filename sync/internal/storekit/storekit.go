@@ -70,7 +70,7 @@ func StoredTime(t time.Time) time.Time {
 // NormalizeActivity returns a as the stores keep it: its times to the
 // millisecond in UTC.
 func NormalizeActivity(a contactsync.Activity) contactsync.Activity {
-	a.At, a.End, a.UpdatedAt = StoredTime(a.At), StoredTime(a.End), StoredTime(a.UpdatedAt)
+	a.At, a.End, a.UpdatedAt, a.CompletedAt = StoredTime(a.At), StoredTime(a.End), StoredTime(a.UpdatedAt), StoredTime(a.CompletedAt)
 	return a
 }
 
