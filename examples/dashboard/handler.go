@@ -51,10 +51,16 @@ func newHandler(views *contactsync.Views, members []member, loc *time.Location) 
 			return t.In(loc).Format(timeLayout)
 		},
 		"clock": func(t time.Time) string { return t.In(loc).Format("15:04") },
-	}).Parse(pageTemplates))
+		"add":   func(a, b float64) float64 { return a + b },
+	}).Parse(pageTemplates + insightsTemplates))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.index)
 	mux.HandleFunc("GET /members/{id}", h.member)
+	mux.HandleFunc("GET /insights", h.insights)
+	mux.HandleFunc("GET /insights/tasks", h.taskList)
+	mux.HandleFunc("GET /insights/appointments", h.appointmentList)
+	mux.HandleFunc("GET /insights/members", h.memberList)
+	mux.HandleFunc("GET /insights/{name}", h.insightsCSV)
 	return mux
 }
 
@@ -217,6 +223,7 @@ const pageTemplates = `
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{{.}} · GymFlow</title>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d2430; background: #f5f6f8; }
@@ -237,11 +244,21 @@ th, td { text-align: left; padding: .35em .7em; border-bottom: 1px solid #eee; }
 .timeline li { padding: .4em 1em; border-bottom: 1px solid #eee; }
 .timeline li.now { background: #1d2430; color: #fff; font-size: .85em; }
 .when { display: inline-block; min-width: 9em; color: #6b7280; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(12em, 1fr)); gap: 1em; }
+.tile { background: #fff; border-radius: 8px; padding: .7em 1em; box-shadow: 0 1px 2px #0002; }
+.tile b { font-size: 1.6em; }
+.chart { background: #fff; border-radius: 8px; padding: .5em; margin: 0; box-shadow: 0 1px 2px #0002; max-width: 740px; }
+.chart svg { display: block; max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+.chart .grid { stroke: #e9ecef; } .chart .axis { stroke: #495057; }
+.chart .ytick { text-anchor: end; fill: #495057; } .chart .xtick { text-anchor: middle; fill: #495057; }
+.chart a:hover rect, .chart a:hover circle { opacity: .75; }
+figcaption { color: #495057; font-size: .9em; padding: .3em; }
+.legend span { margin-right: .8em; white-space: nowrap; } .legend i { display: inline-block; width: .8em; height: .8em; margin-right: .3em; border-radius: 2px; }
 .done b { text-decoration: line-through; } .cancelled b { text-decoration: line-through; color: #6b7280; }
 </style>
 </head>
 <body>
-<header><a href="/">GymFlow members</a><span>activity from the read model — no API calls</span></header>
+<header><a href="/">GymFlow members</a><a href="/insights">Insights</a><span>activity from the read model — no API calls</span></header>
 <main>
 {{end}}
 

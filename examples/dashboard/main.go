@@ -34,6 +34,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"time"
@@ -42,6 +43,7 @@ import (
 	"github.com/gymflow/contacts-go/contactstest"
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/memstore"
+	"github.com/gymflow/contacts-go/webhook"
 )
 
 func main() {
@@ -157,21 +159,77 @@ type demo struct {
 // now, and the pages show times in loc. Close the demo when done.
 func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*demo, error) {
 	// The loader makes 91 calls at once; the fake's live limits would
-	// slow it down for nothing.
-	api := contactstest.NewServer(contactstest.WithoutRateLimits())
+	// slow it down for nothing. The fake's clock starts twelve weeks ago
+	// and plays the history's task completions forward to now.
+	start := now()
+	clock := contactstest.NewManualClock(contactsync.WeekStart(start).AddDate(0, 0, -7*contactsync.InsightWeeks))
+	api := contactstest.NewServer(contactstest.WithoutRateLimits(), contactstest.WithClock(clock))
 	store := memstore.New()
-	members, err := seed(ctx, api, store, now())
+	members, err := seed(ctx, api, store, start)
+	var plan []completion
 	if err == nil {
-		err = loadReadModel(ctx, api.Client(contacts.WithUserAgent("gymflow-dashboard")), store, store)
+		var past []member
+		past, plan, err = seedHistory(ctx, api, store, members, start)
+		members = append(members, past...)
+	}
+	var in *contactsync.Inbound
+	if err == nil {
+		in, err = newInbound(api.Client(contacts.WithUserAgent("gymflow-dashboard")), store, store, contactsync.WithInboundClock(clock.Now))
+	}
+	if err == nil {
+		_, err = in.Reconcile(ctx, true)
+	}
+	if err == nil {
+		err = playCompletions(ctx, api, clock, in, plan, start)
 	}
 	if err != nil {
 		api.Close()
 		return nil, err
 	}
 	views := &contactsync.Views{State: store, Activity: store, Now: now}
-	about := fmt.Sprintf("The read model was loaded with %d API calls to the embedded fake; the pages make none. Ctrl-C stops.", api.RequestCount())
+	about := fmt.Sprintf("The read model was loaded with %d API calls to the embedded fake and %d webhooks; the pages make none. Ctrl-C stops.",
+		api.RequestCount(), len(plan))
 	return &demo{api: api, store: store, views: views, members: members, handler: newHandler(views, members, loc),
 		about: about, close: api.Close}, nil
+}
+
+// playCompletions completes the history's tasks in the fake's CRM, each at
+// its time on the fake's clock, and hands the TaskComplete webhooks to the
+// read model through a verifying receiver, as a live dashboard would get
+// them; then moves the clock to now.
+func playCompletions(ctx context.Context, api *contactstest.Server, clock *contactstest.ManualClock, in *contactsync.Inbound, plan []completion, now time.Time) error {
+	edKey, _ := api.WebhookPublicKeys()
+	v, err := webhook.NewVerifier(webhook.WithEd25519PublicKey(edKey))
+	if err != nil {
+		return err
+	}
+	// The receiver's replay window is judged by the fake's clock: each
+	// delivery arrives at the time of its completion.
+	h, err := webhook.NewHandler(v, in.Receive, webhook.WithClock(clock.Now))
+	if err != nil {
+		return err
+	}
+	hook := httptest.NewServer(h)
+	defer hook.Close()
+	if err := api.AddWebhook(hook.URL); err != nil {
+		return err
+	}
+	for _, c := range plan {
+		if d := c.at.Sub(clock.Now()); d > 0 {
+			clock.Advance(d)
+		}
+		if _, err := api.CRM().CompleteTask(c.taskID, true); err != nil {
+			return err
+		}
+		if err := api.FlushWebhooks(ctx); err != nil {
+			return err
+		}
+	}
+	if d := now.Sub(clock.Now()); d > 0 {
+		clock.Advance(d)
+	}
+	_, err = in.ProcessInbox(ctx)
+	return err
 }
 
 // Close stops the fake API, if any.
@@ -201,7 +259,7 @@ func loadReadModel(ctx context.Context, client *contacts.Client, state contactsy
 func newInbound(client *contacts.Client, state contactsync.StateStore, store interface {
 	contactsync.ActivityStore
 	contactsync.InboundStore
-}) (*contactsync.Inbound, error) {
+}, opts ...contactsync.InboundOption) (*contactsync.Inbound, error) {
 	mapping, err := contactsync.NewMapping(
 		contactsync.Map("first_name", contactsync.TargetFirstName),
 		contactsync.Map("last_name", contactsync.TargetLastName),
@@ -211,5 +269,5 @@ func newInbound(client *contacts.Client, state contactsync.StateStore, store int
 		return nil, err
 	}
 	discard := contactsync.SinkFunc(func(context.Context, contactsync.InboundChange) error { return nil })
-	return contactsync.NewInbound(client, state, store, store, mapping, discard)
+	return contactsync.NewInbound(client, state, store, store, mapping, discard, opts...)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func seed(ctx context.Context, api *contactstest.Server, state contactsync.State
 		m := member{ID: fmt.Sprintf("m%03d", i+1), Name: first + " " + last, Email: emailOf(first, last)}
 		c := api.SeedContact(contactstest.Contact{FirstName: first, LastName: last, Email: m.Email,
 			Tags: []string{"member"}, Source: "gymflow", Type: "customer"})
-		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: now}); err != nil {
+		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: api.Now().Add(-time.Hour)}); err != nil {
 			return nil, err
 		}
 		members = append(members, m)
@@ -119,4 +120,94 @@ func emailOf(first, last string) string {
 		}, strings.ToLower(s))
 	}
 	return ascii(first) + "." + ascii(last) + "@example.com"
+}
+
+// Members with a past only: they drifted away (their last activity weeks
+// or months ago), or never came.
+var (
+	driftFirst = []string{"Abel", "Bea", "Cyrus", "Dina", "Emre", "Fiona", "Goran", "Hilde", "Ines", "Jamal", "Keiko", "Lars"}
+	driftLast  = []string{"Moss", "Quint", "Vale", "Rowe", "Kaya", "Lund", "Pike", "Stone", "Brandt", "Adeyemi", "Mori", "Holm"}
+)
+
+// completion is a task of the history to complete at a time, once the
+// read model has seen it open: the TaskComplete webhook then tells when.
+type completion struct {
+	taskID string
+	at     time.Time
+}
+
+// seedHistory adds the weeks before now: each member's weekly check-in
+// calls (most done on time, some late, to be completed later by the CRM at
+// the times returned) and classes (some cancelled, some no-shows); and
+// members with a past only — drifted away or never active.
+func seedHistory(ctx context.Context, api *contactstest.Server, state contactsync.StateStore, members []member, now time.Time) ([]member, []completion, error) {
+	now = now.Truncate(time.Minute)
+	day, week := 24*time.Hour, 7*24*time.Hour
+	monday := contactsync.WeekStart(now)
+	var plan []completion
+	for i, m := range members {
+		l, err := state.Link(ctx, contactsync.KindMember, m.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for w := 1; w <= 11; w++ {
+			start := monday.Add(-time.Duration(w) * week)
+			if (i+w)%3 != 1 {
+				due := start.Add(time.Duration(i%5)*day + 10*time.Hour)
+				t, err := api.SeedTask(contactstest.Task{ContactID: l.RemoteID, Title: "Weekly check-in call", DueDate: due, Completed: (i*7+w*3)%10 == 9})
+				if err != nil {
+					return nil, nil, err
+				}
+				switch h := (i*7 + w*3) % 10; {
+				case h < 6:
+					plan = append(plan, completion{t.ID, due.Add(-time.Duration(1+h) * time.Hour)})
+				case h < 9: // late, but before now
+					at := due.Add(time.Duration(h-5)*day + 3*time.Hour)
+					if limit := now.Add(-time.Hour); at.After(limit) {
+						at = limit
+					}
+					plan = append(plan, completion{t.ID, at})
+				}
+			}
+			if (i+w)%2 == 0 {
+				at := start.Add(time.Duration(i%5)*day + 18*time.Hour)
+				status := "showed"
+				switch (i + w*5) % 9 {
+				case 0:
+					status = "cancelled"
+				case 1:
+					status = "noshow"
+				}
+				if _, err := api.SeedAppointment(contactstest.Appointment{ContactID: l.RemoteID, Title: "Spin class", StartTime: at, EndTime: at.Add(45 * time.Minute), AppointmentStatus: status}); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	var extra []member
+	for i, first := range driftFirst {
+		last := driftLast[i]
+		m := member{ID: fmt.Sprintf("m%03d", len(members)+i+1), Name: first + " " + last, Email: emailOf(first, last)}
+		c := api.SeedContact(contactstest.Contact{FirstName: first, LastName: last, Email: m.Email, Tags: []string{"member"}, Source: "gymflow", Type: "customer"})
+		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: api.Now().Add(-time.Hour)}); err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, m)
+		if i >= 10 {
+			continue // never active
+		}
+		gone := time.Duration(35+12*i) * day // last seen 35 to 143 days ago
+		if _, err := api.SeedNote(contactstest.Note{ContactID: c.ID, Body: "Said work is busy; will be back after the holidays.", DateAdded: now.Add(-gone)}); err != nil {
+			return nil, nil, err
+		}
+		at := now.Add(-gone - 3*day).Truncate(day).Add(18 * time.Hour)
+		if _, err := api.SeedAppointment(contactstest.Appointment{ContactID: c.ID, Title: "Spin class", StartTime: at, EndTime: at.Add(45 * time.Minute), AppointmentStatus: "showed"}); err != nil {
+			return nil, nil, err
+		}
+		if _, err := api.SeedTask(contactstest.Task{ContactID: c.ID, Title: "Weekly check-in call", DueDate: now.Add(-gone - 5*day), Completed: true}); err != nil {
+			return nil, nil, err
+		}
+	}
+	slices.SortFunc(plan, func(a, b completion) int { return a.at.Compare(b.at) })
+	return extra, plan, nil
 }

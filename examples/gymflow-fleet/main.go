@@ -632,7 +632,7 @@ func openPostgres(ctx context.Context, cfg config, fcfg fleet.Config, engine eng
 func serve(ctx context.Context, addr string, reg *prometheus.Registry, r runner, logger *slog.Logger, out io.Writer) (func(), error) {
 	ui, err := r.riverUI(ctx, logger)
 	if err != nil {
-		return nil, fmt.Errorf("River UI: %w", err)
+		return nil, fmt.Errorf("starting River UI: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

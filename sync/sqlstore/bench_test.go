@@ -268,3 +268,77 @@ func benchViews(b *testing.B, v *contactsync.Views) {
 		})
 	}
 }
+
+// BenchmarkInsights measures the insight views with 100,000 members and
+// 1,000,000 activities, on each SQL store (in SQL, contactsync.InsightStore)
+// and on the views' own computation over the same store's Activities
+// (plain): the cost a store without InsightStore would have.
+//
+//	go test -run '^$' -bench BenchmarkInsights -benchtime 3x -timeout 30m ./sync/sqlstore/
+func BenchmarkInsights(b *testing.B) {
+	const n, members = 1_000_000, 100_000
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	acts := benchActivities(n, now)
+	for i := range acts {
+		if acts[i].Kind == contactsync.KindTask && acts[i].Completed && i%3 == 0 {
+			acts[i].CompletedAt = acts[i].At.Add(time.Duration(i%97-40) * time.Hour)
+		}
+	}
+	links := make([][]any, members)
+	for i := range links {
+		id := fmt.Sprintf("%05d", i)
+		links[i] = []any{benchLocation, string(contactsync.KindMember), "m" + id, "c" + id, "", "", "", i%50 == 0}
+	}
+	for _, tc := range benchTargets {
+		b.Run(tc.name, func(b *testing.B) {
+			tg := tc.new(b)
+			s := loc(b, tg.open(b), benchLocation)
+			rows := make([][]any, len(acts))
+			for i, a := range acts {
+				var done any
+				if !a.CompletedAt.IsZero() {
+					done = a.CompletedAt.UnixMilli()
+				}
+				rows[i] = []any{benchLocation, a.Kind, a.RemoteID, a.ContactID, a.MemberID, []byte(a.Title), []byte(a.Body),
+					a.At.UnixMilli(), a.Completed, a.Status, done}
+			}
+			insertRows(b, tg, "activities", []string{"location_id", "kind", "remote_id", "contact_id", "member_id",
+				"title", "body", "at", "completed", "status", "completed_at"}, rows)
+			insertRows(b, tg, "links", []string{"location_id", "kind", "local_id", "remote_id", "member_id", "contact_id", "hash", "archived"}, links)
+			for _, plain := range []bool{false, true} {
+				name := "sql"
+				var a contactsync.ActivityStore = s
+				if plain {
+					name, a = "plain", plainActivity{s}
+				}
+				b.Run(name, func(b *testing.B) {
+					benchInsights(b, &contactsync.Views{State: s, Activity: a, Now: func() time.Time { return now }})
+				})
+			}
+		})
+	}
+}
+
+// plainActivity hides a store's InsightStore.
+type plainActivity struct{ contactsync.ActivityStore }
+
+func benchInsights(b *testing.B, v *contactsync.Views) {
+	for _, bc := range []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"FollowUps", func(ctx context.Context) error { _, err := v.FollowUps(ctx); return err }},
+		{"OverdueMembers20", func(ctx context.Context) error { _, err := v.OverdueMembers(ctx, 20); return err }},
+		{"Engagement", func(ctx context.Context) error { _, err := v.Engagement(ctx); return err }},
+		{"QuietMembers20", func(ctx context.Context) error { _, err := v.QuietMembers(ctx, 20); return err }},
+		{"AppointmentWeeks", func(ctx context.Context) error { _, err := v.AppointmentWeeks(ctx); return err }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bc.run(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ const (
 
 // insightQueries are the insights' statements, prefixed and rebound.
 type insightQueries struct {
-	followUps, lateness, overdue, lastActivity, engagement, quiet, appointments string
+	followUps, lateness, overdue, engagement, quiet, appointments string
 }
 
 func buildInsightQueries(q func(string) string) insightQueries {

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	contactsync "github.com/gymflow/contacts-go/sync"
+)
+
+// readCSV fetches a CSV download and parses it.
+func readCSV(t *testing.T, u string) [][]string {
+	t.Helper()
+	code, body := get(t, u)
+	if code != 200 {
+		t.Fatalf("%s: %d %s", u, code, body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", u, err)
+	}
+	return rows
+}
+
+// The Insights page draws the views: a bar segment per non-empty
+// follow-up bucket of a week, a bar per engagement bucket, a point per week
+// and outcome; its CSV downloads hold the same numbers.
+func TestInsightsPage(t *testing.T) {
+	d, srv := newTestDemo(t)
+	ctx := t.Context()
+	f, err := d.views.FollowUps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.views.Engagement(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weeks, err := d.views.AppointmentWeeks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := page(t, srv.URL+"/insights")
+	segments := 0
+	for _, w := range f.Weeks {
+		for _, n := range []int{w.OnTime, w.Late, w.Open, w.Overdue} {
+			if n > 0 {
+				segments++
+			}
+		}
+	}
+	figure := func(id string) string {
+		m := regexp.MustCompile(`(?s)<figure class="chart" id="` + id + `">.*?</figure>`).FindString(body)
+		if m == "" {
+			t.Fatalf("no %s in\n%s", id, body)
+		}
+		return m
+	}
+	if n := strings.Count(figure("chart-follow-ups"), "<rect"); n != segments || segments == 0 {
+		t.Errorf("follow-ups: %d bars, want %d (non-zero)", n, segments)
+	}
+	if n := strings.Count(figure("chart-engagement"), "<rect"); n != 5 {
+		t.Errorf("engagement: %d bars, want 5", n)
+	}
+	if n := strings.Count(figure("chart-appointments"), "<circle"); n != 3*len(weeks) {
+		t.Errorf("appointments: %d points, want %d", n, 3*len(weeks))
+	}
+	for _, id := range []string{"chart-follow-ups", "chart-engagement", "chart-appointments"} {
+		if fg := figure(id); !strings.Contains(fg, "<title id=") || !strings.Contains(fg, "<desc id=") || !strings.Contains(fg, "<figcaption>") {
+			t.Errorf("%s lacks its title, description or caption", id)
+		}
+	}
+	if !strings.Contains(body, fmt.Sprintf(`<b id="completion">%d%%</b>`, int(100*f.CompletionRate+0.5))) {
+		t.Errorf("completion rate %v not shown", f.CompletionRate)
+	}
+
+	// Every follow-up bar links to a list of exactly its tasks.
+	links := regexp.MustCompile(`<a href="(/insights/tasks\?[^"]+)" class="bar"><rect[^>]*><title>Week of [^:]+: (\d+) `).FindAllStringSubmatch(body, -1)
+	if len(links) != segments {
+		t.Fatalf("%d follow-up links, want %d", len(links), segments)
+	}
+	for _, l := range links {
+		href := strings.ReplaceAll(l[1], "&amp;", "&")
+		list := page(t, srv.URL+href)
+		rows := listRows(t, list)
+		if want, _ := strconv.Atoi(l[2]); rows != want {
+			t.Errorf("%s: %d rows, the bar says %d", href, rows, want)
+		}
+		u, _ := url.Parse(href)
+		q := u.Query()
+		q.Set("format", "csv")
+		if csvRows := readCSV(t, srv.URL+u.Path+"?"+q.Encode()); len(csvRows)-1 != rows {
+			t.Errorf("%s as CSV: %d rows, the page %d", href, len(csvRows)-1, rows)
+		}
+	}
+
+	// Engagement bars link to their members.
+	for i, n := range engagementCounts(e) {
+		list := page(t, srv.URL+"/insights/members?bucket="+engagementSeries[i].Key)
+		if rows := listRows(t, list); rows != n {
+			t.Errorf("bucket %s: %d members listed, the view counts %d", engagementSeries[i].Key, rows, n)
+		}
+	}
+
+	// The CSV downloads match the views.
+	fu := readCSV(t, srv.URL+"/insights/follow-ups.csv")
+	if len(fu) != 1+contactsync.InsightWeeks || fu[0][0] != "week" {
+		t.Fatalf("follow-ups.csv: %v", fu)
+	}
+	for i, w := range f.Weeks {
+		if want := []string{weekParam(w.Week), strconv.Itoa(w.OnTime), strconv.Itoa(w.Late), strconv.Itoa(w.Open), strconv.Itoa(w.Overdue)}; strings.Join(fu[i+1], ",") != strings.Join(want, ",") {
+			t.Errorf("follow-ups.csv row %d: %v, want %v", i+1, fu[i+1], want)
+		}
+	}
+	eng := readCSV(t, srv.URL+"/insights/engagement.csv")
+	for i, n := range engagementCounts(e) {
+		if eng[i+1][1] != strconv.Itoa(n) {
+			t.Errorf("engagement.csv: %v", eng)
+		}
+	}
+	ap := readCSV(t, srv.URL+"/insights/appointments.csv")
+	for i, w := range weeks {
+		if ap[i+1][1] != strconv.Itoa(w.Kept) || ap[i+1][2] != strconv.Itoa(w.Cancelled) || ap[i+1][3] != strconv.Itoa(w.NoShow) {
+			t.Errorf("appointments.csv row %d: %v, want %+v", i+1, ap[i+1], w)
+		}
+	}
+	for _, name := range []string{"overdue.csv", "quiet.csv"} {
+		readCSV(t, srv.URL+"/insights/"+name)
+	}
+	if code, _ := get(t, srv.URL+"/insights/nothing.csv"); code != 404 {
+		t.Errorf("an unknown download: %d", code)
+	}
+	for _, bad := range []string{"/insights/tasks?week=2026-03-03&status=late", "/insights/tasks?week=x&status=late", "/insights/tasks?week=2026-03-02&status=x",
+		"/insights/members?bucket=x", "/insights/appointments?week=2026-03-02"} {
+		if code, _ := get(t, srv.URL+bad); code != 400 {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+}
+
+// A cell that a spreadsheet would run as a formula is written quoted.
+func TestCSVCellsAreNotFormulas(t *testing.T) {
+	rec := httptestRecorder()
+	writeCSV(rec, "x.csv", [][]string{{"=HYPERLINK(\"http://evil\")", "+1", "-2", "@x", "plain"}})
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"'=HYPERLINK(\"http://evil\")", "'+1", "'-2", "'@x", "plain"} {
+		if rows[0][i] != want {
+			t.Errorf("cell %d: %q, want %q", i, rows[0][i], want)
+		}
+	}
+}
+
+func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// listRows counts the rows of a list page's table (each names a member).
+func listRows(t *testing.T, page string) int {
+	t.Helper()
+	table := regexp.MustCompile(`(?s)<table id="list">.*?</table>`).FindString(page)
+	if table == "" {
+		t.Fatalf("no list in\n%s", page)
+	}
+	return strings.Count(table, `<a href="/members/`)
+}
