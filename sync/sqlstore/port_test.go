@@ -604,8 +604,8 @@ func TestSchemaUpgradeFrom3(t *testing.T) {
 		if err := s.PutActivity(t.Context(), old); err != nil {
 			t.Fatal(err)
 		}
-		// Back to version 3: no completed_at.
-		for _, stmt := range []string{`ALTER TABLE contactsync_activities DROP COLUMN completed_at`, `UPDATE contactsync_meta SET value = '3' WHERE name = 'schema_version'`} {
+		// Back to version 3: no completed_at, no index of the insights.
+		for _, stmt := range []string{`DROP INDEX contactsync_activities_insights`, `ALTER TABLE contactsync_activities DROP COLUMN completed_at`, `UPDATE contactsync_meta SET value = '3' WHERE name = 'schema_version'`} {
 			if _, err := raw.Exec(q(stmt)); err != nil {
 				t.Fatal(err)
 			}
@@ -632,6 +632,9 @@ func TestSchemaUpgradeFrom3(t *testing.T) {
 		}
 		if got, err := s2.Activity(t.Context(), contactsync.KindTask, "t1"); err != nil || !got.CompletedAt.Equal(done.CompletedAt) {
 			t.Errorf("completed_at after the upgrade: %+v, %v", got, err)
+		}
+		if _, err := raw.Exec(q(`DROP INDEX contactsync_activities_insights`)); err != nil {
+			t.Errorf("the upgrade did not create the insights' index: %v", err)
 		}
 	}
 	t.Run("SQLite", func(t *testing.T) {

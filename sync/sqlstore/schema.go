@@ -10,15 +10,20 @@ import (
 // meta table as schema_version. Versions 1 and 2 were the single-location
 // schema of contactsync.SQLiteStore (before sqlstore), which this package
 // does not read: a database holding it is refused with a clear error.
-// Version 4 added activities.completed_at; Migrate upgrades a version 3
-// schema in place (upgrades).
+// Version 4 added activities.completed_at and the index the insights read
+// (activities_insights); Migrate upgrades a version 3 schema in place
+// (upgrades).
 const schemaVersion = 4
+
+// insightsIndex covers the insights' scans of a location's tasks or
+// appointments by time: they read it alone, not the table.
+const insightsIndex = `CREATE INDEX IF NOT EXISTS {p}activities_insights ON {p}activities (location_id, kind, at, member_id, completed, completed_at, status)`
 
 // upgrades are the statements that bring a schema of version v (the key)
 // to v+1, in dialect d with table prefix p.
 func upgrades(p string) map[int][]string {
 	return map[int][]string{
-		3: {`ALTER TABLE ` + p + `activities ADD COLUMN completed_at BIGINT`},
+		3: {`ALTER TABLE ` + p + `activities ADD COLUMN completed_at BIGINT`, strings.ReplaceAll(insightsIndex, "{p}", p)},
 	}
 }
 
@@ -102,6 +107,7 @@ func ddl(d sqldb.Dialect, p string) []string {
 		`CREATE INDEX IF NOT EXISTS {p}activities_kind ON {p}activities (location_id, kind, at, remote_id)`,
 		`CREATE INDEX IF NOT EXISTS {p}activities_contact ON {p}activities (location_id, contact_id, at, remote_id, kind)`,
 		`CREATE INDEX IF NOT EXISTS {p}activities_member ON {p}activities (location_id, member_id, at, remote_id, kind)`,
+		insightsIndex,
 		`CREATE INDEX IF NOT EXISTS {p}activities_open ON {p}activities (location_id, at, remote_id)
 	WHERE kind = 'task' AND completed = FALSE`,
 		`CREATE TABLE IF NOT EXISTS {p}inbox (
