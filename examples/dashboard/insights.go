@@ -471,6 +471,11 @@ func (h *handler) insightsCSV(w http.ResponseWriter, r *http.Request) {
 		for _, o := range p.Overdue {
 			rows = append(rows, []string{o.MemberID, o.Member.Name, csvTime(o.OldestDue), strconv.Itoa(o.Count)})
 		}
+	case "runs.csv":
+		rows = [][]string{{"run", "started", "finished", "error"}}
+		for _, r := range p.Runs {
+			rows = append(rows, []string{r.ID, csvTime(r.Started), csvTime(r.Finished), r.Err})
+		}
 	case "quiet.csv":
 		rows = [][]string{{"member_id", "member", "last_activity"}}
 		for _, q := range p.Quiet {
@@ -553,6 +558,7 @@ const insightsTemplates = `
 <table id="runs"><tr><th>Run</th><th>Started</th><th>Finished</th><th>Error</th></tr>
 {{range .Runs}}<tr><td>{{.ID}}</td><td>{{when .Started}}</td><td>{{when .Finished}}</td><td>{{.Err}}</td></tr>
 {{else}}<tr><td colspan="4" class="muted">No sync runs recorded in this store.</td></tr>{{end}}</table>
+<p><a href="/insights/runs.csv" download>Download as CSV</a></p>
 {{template "bottom"}}{{end}}
 
 {{define "list"}}{{template "top" .Title}}

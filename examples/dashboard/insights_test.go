@@ -129,8 +129,10 @@ func TestInsightsPage(t *testing.T) {
 			t.Errorf("appointments.csv row %d: %v, want %+v", i+1, ap[i+1], w)
 		}
 	}
-	for _, name := range []string{"overdue.csv", "quiet.csv"} {
-		readCSV(t, srv.URL+"/insights/"+name)
+	for name, rows := range map[string]int{"overdue.csv": len(mustOverdue(t, d)), "quiet.csv": len(mustQuiet(t, d)), "runs.csv": 0} {
+		if got := readCSV(t, srv.URL+"/insights/"+name); len(got)-1 != rows {
+			t.Errorf("%s: %d rows, want %d", name, len(got)-1, rows)
+		}
 	}
 	if code, _ := get(t, srv.URL+"/insights/nothing.csv"); code != 404 {
 		t.Errorf("an unknown download: %d", code)
@@ -168,4 +170,22 @@ func listRows(t *testing.T, page string) int {
 		t.Fatalf("no list in\n%s", page)
 	}
 	return strings.Count(table, `<a href="/members/`)
+}
+
+func mustOverdue(t *testing.T, d *demo) []contactsync.OverdueMember {
+	t.Helper()
+	o, err := d.views.OverdueMembers(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func mustQuiet(t *testing.T, d *demo) []contactsync.QuietMember {
+	t.Helper()
+	q, err := d.views.QuietMembers(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -1,14 +1,16 @@
-// Command dashboard serves a small local web page over contactsync's
+// Command dashboard serves a small local web site over contactsync's
 // unified activity views: the gym's members with their open and overdue
 // tasks and next appointment, the location's overdue tasks, upcoming
-// appointments and recent notes, and each member's timeline of tasks,
-// notes and appointments.
+// appointments and recent notes, each member's timeline of tasks, notes
+// and appointments, and Insights: charts of follow-ups, engagement and
+// appointments over twelve weeks, with CSV downloads.
 //
-// It starts the embedded fake API (contactstest), seeds it with 30
-// fictional gym members and their tasks, notes and appointments, links
-// them as the outbound sync would, and fills the activity read model with
-// three API calls per member. From then on, serving the pages makes no API
-// call at all: the views only read the stores.
+// It starts the embedded fake API (contactstest), seeds it with 142
+// fictional gym members and twelve weeks of their tasks, notes and
+// appointments, links them as the outbound sync would, fills the activity
+// read model with three API calls per member, and plays the past task
+// completions through TaskComplete webhooks. From then on, serving the
+// pages makes no API call at all: the views only read the stores.
 //
 //	go run ./examples/dashboard                      # http://127.0.0.1:8080/
 //	go run ./examples/dashboard -listen 127.0.0.1:0  # any free port
@@ -158,7 +160,7 @@ type demo struct {
 // links the members and loads the read model. The views run on the clock
 // now, and the pages show times in loc. Close the demo when done.
 func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*demo, error) {
-	// The loader makes 91 calls at once; the fake's live limits would
+	// The loader makes 427 calls at once; the fake's live limits would
 	// slow it down for nothing. The fake's clock starts twelve weeks ago
 	// and plays the history's task completions forward to now.
 	start := now()

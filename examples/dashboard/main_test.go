@@ -19,9 +19,29 @@ import (
 // 10:00 UTC.
 var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// newTestDemo returns the demonstration at testNow, showing times in UTC,
-// served by an httptest server.
+// sharedDemo is the demonstration at testNow, showing times in UTC, built
+// once (its history plays hundreds of signed webhooks) for the tests that
+// only read it.
+var sharedDemo = sync.OnceValues(func() (*demo, error) {
+	return newDemo(context.Background(), func() time.Time { return testNow }, time.UTC)
+})
+
+// newTestDemo returns the shared demonstration, served by an httptest
+// server of the test's own. Tests that change the demonstration or call
+// its API use newOwnDemo.
 func newTestDemo(t *testing.T) (*demo, *httptest.Server) {
+	t.Helper()
+	d, err := sharedDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(d.handler)
+	t.Cleanup(ts.Close)
+	return d, ts
+}
+
+// newOwnDemo returns a demonstration of the test's own, like newTestDemo's.
+func newOwnDemo(t *testing.T) (*demo, *httptest.Server) {
 	t.Helper()
 	d, err := newDemo(t.Context(), func() time.Time { return testNow }, time.UTC)
 	if err != nil {
@@ -190,7 +210,7 @@ func TestMemberPage(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	d, ts := newTestDemo(t)
+	d, ts := newOwnDemo(t)
 	for _, path := range []string{"/members/nope", "/members/", "/members/m001/x", "/nope", "/members/m999"} {
 		if status, body := get(t, ts.URL+path); status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404\n%s", path, status, body)
@@ -236,7 +256,7 @@ func TestPagesMakeNoAPICalls(t *testing.T) {
 // TestLoadReadModel checks that the loader copied every task, note and
 // appointment of the fake into the read model, with its member.
 func TestLoadReadModel(t *testing.T) {
-	d, _ := newTestDemo(t)
+	d, _ := newOwnDemo(t)
 	ctx := t.Context()
 	links, err := d.store.Links(ctx, contactsync.KindMember, "", 0)
 	if err != nil || len(links) != len(d.members) {
@@ -330,7 +350,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancellation")
 	}
-	wantIn(t, "the output", log.String(), "Dashboard of 42 gym members at http://127.0.0.1:", "loaded with 127 API calls", "the pages make none")
+	wantIn(t, "the output", log.String(), "Dashboard of 142 gym members at http://127.0.0.1:", "loaded with 427 API calls", "the pages make none")
 }
 
 func TestRunRefusesBadArguments(t *testing.T) {

@@ -129,6 +129,9 @@ var (
 	driftLast  = []string{"Moss", "Quint", "Vale", "Rowe", "Kaya", "Lund", "Pike", "Stone", "Brandt", "Adeyemi", "Mori", "Holm"}
 )
 
+// regulars is how many members seedHistory adds who come every week.
+const regulars = 100
+
 // completion is a task of the history to complete at a time, once the
 // read model has seen it open: the TaskComplete webhook then tells when.
 type completion struct {
@@ -145,7 +148,22 @@ func seedHistory(ctx context.Context, api *contactstest.Server, state contactsyn
 	day, week := 24*time.Hour, 7*24*time.Hour
 	monday := contactsync.WeekStart(now)
 	var plan []completion
-	for i, m := range members {
+	// More regulars, so that the charts count a gym's worth of members:
+	// names paired differently from the first ones, a recent note each.
+	var extra []member
+	for i := range regulars {
+		first, last := firstNames[(i+1)%len(firstNames)], lastNames[(i*7+3+i/len(lastNames))%len(lastNames)]
+		m := member{ID: fmt.Sprintf("m%03d", len(members)+i+1), Name: first + " " + last, Email: fmt.Sprintf("%s.%d", strings.TrimSuffix(emailOf(first, last), "@example.com"), i+1) + "@example.com"}
+		c := api.SeedContact(contactstest.Contact{FirstName: first, LastName: last, Email: m.Email, Tags: []string{"member"}, Source: "gymflow", Type: "customer"})
+		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: api.Now().Add(-time.Hour)}); err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, m)
+		if _, err := api.SeedNote(contactstest.Note{ContactID: c.ID, Body: noteTexts[i%len(noteTexts)], DateAdded: now.Add(-time.Duration(8+i%22)*day - 8*time.Hour)}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, m := range append(slices.Clone(members), extra...) {
 		l, err := state.Link(ctx, contactsync.KindMember, m.ID)
 		if err != nil {
 			return nil, nil, err
@@ -184,10 +202,9 @@ func seedHistory(ctx context.Context, api *contactstest.Server, state contactsyn
 			}
 		}
 	}
-	var extra []member
 	for i, first := range driftFirst {
 		last := driftLast[i]
-		m := member{ID: fmt.Sprintf("m%03d", len(members)+i+1), Name: first + " " + last, Email: emailOf(first, last)}
+		m := member{ID: fmt.Sprintf("m%03d", len(members)+regulars+i+1), Name: first + " " + last, Email: emailOf(first, last)}
 		c := api.SeedContact(contactstest.Contact{FirstName: first, LastName: last, Email: m.Email, Tags: []string{"member"}, Source: "gymflow", Type: "customer"})
 		if err := state.PutLink(ctx, contactsync.Link{Kind: contactsync.KindMember, LocalID: m.ID, RemoteID: c.ID, UpdatedAt: api.Now().Add(-time.Hour)}); err != nil {
 			return nil, nil, err
