@@ -578,3 +578,29 @@ func (c *crashAfterWrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// TestSyncRunsShowTheRunLog: sync health reads the engine's run log, with
+// each run's changes, API calls and the day's budget as last reported.
+func TestSyncRunsShowTheRunLog(t *testing.T) {
+	t.Parallel()
+	tw := newTwoWay(t, newestWins())
+	tw.sync(members(3))
+	tw.sync(members(4)) // one more member: one change that costs calls
+	runs, err := contactsync.NewViews(tw.mem, tw.mem).SyncRuns(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+	newest, first := runs[0], runs[1]
+	if first.Changes != 3 || newest.Changes != 4 || first.APICalls <= 0 || newest.Started.Before(first.Started) {
+		t.Errorf("runs %+v", runs)
+	}
+	// This fake counts no budget; it reports the full one.
+	for _, r := range runs {
+		if r.DailyLimit != 200000 || r.DailyRemaining != 200000 || r.DailyUsed != 0 || r.Err != "" {
+			t.Errorf("budget of the run: %+v", r)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package contactsync
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -228,12 +229,47 @@ func (v *Views) AppointmentWeeks(ctx context.Context) ([]AppointmentWeek, error)
 	return weeks, err
 }
 
-// SyncRuns returns the last runs of the sync's run log, newest first.
-func (v *Views) SyncRuns(ctx context.Context, limit int) ([]RunRecord, error) {
+// SyncRun is a run of the sync's run log, as sync health shows it.
+type SyncRun struct {
+	ID                string
+	Started, Finished time.Time
+	// Err is the error that stopped the run early, if any.
+	Err string
+	// From the run's Report: the changes it processed, the API calls it
+	// made (retries included), the records it failed.
+	Changes, Failed int
+	APICalls        int64
+	// DailyLimit and DailyRemaining are the location's daily budget as the
+	// API last reported it in the run (-1: not reported); DailyUsed is
+	// their difference, the calls the day had taken by the run's end.
+	DailyLimit, DailyRemaining, DailyUsed int
+}
+
+// SyncRuns returns the last limit runs of the sync's run log (0: all),
+// newest first, with the numbers of their reports. A report that cannot be
+// read leaves its numbers zero (and the budget -1).
+func (v *Views) SyncRuns(ctx context.Context, limit int) ([]SyncRun, error) {
 	if v.State == nil {
 		return nil, errors.New("contactsync: SyncRuns needs Views.State")
 	}
-	return v.State.Runs(ctx, limit)
+	runs, err := v.State.Runs(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SyncRun, len(runs))
+	for i, r := range runs {
+		s := SyncRun{ID: r.ID, Started: r.Started, Finished: r.Finished, Err: r.Err, DailyLimit: -1, DailyRemaining: -1, DailyUsed: -1}
+		var rep Report
+		if json.Unmarshal(r.Report, &rep) == nil {
+			s.Changes, s.Failed, s.APICalls = rep.Changes, rep.Failed, rep.APICalls
+			if rep.RateLimit.DailyLimit > 0 && rep.RateLimit.DailyRemaining >= 0 {
+				s.DailyLimit, s.DailyRemaining = rep.RateLimit.DailyLimit, rep.RateLimit.DailyRemaining
+				s.DailyUsed = s.DailyLimit - s.DailyRemaining
+			}
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 func weekIndex(from, t time.Time) int { return int(t.Sub(from) / (7 * 24 * time.Hour)) }

@@ -211,7 +211,7 @@ type insightsPage struct {
 	Engagement                        contactsync.Engagement
 	Overdue                           []overdueRow
 	Quiet                             []quietRow
-	Runs                              []contactsync.RunRecord
+	Runs                              []contactsync.SyncRun
 	MedianLateness                    string
 	CompletionPercent, EngagedPercent int
 }
@@ -472,9 +472,10 @@ func (h *handler) insightsCSV(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, []string{o.MemberID, o.Member.Name, csvTime(o.OldestDue), strconv.Itoa(o.Count)})
 		}
 	case "runs.csv":
-		rows = [][]string{{"run", "started", "finished", "error"}}
+		rows = [][]string{{"run", "started", "finished", "changes", "api_calls", "failed", "daily_used", "daily_limit", "error"}}
 		for _, r := range p.Runs {
-			rows = append(rows, []string{r.ID, csvTime(r.Started), csvTime(r.Finished), r.Err})
+			rows = append(rows, []string{r.ID, csvTime(r.Started), csvTime(r.Finished), strconv.Itoa(r.Changes), strconv.FormatInt(r.APICalls, 10),
+				strconv.Itoa(r.Failed), strconv.Itoa(r.DailyUsed), strconv.Itoa(r.DailyLimit), r.Err})
 		}
 	case "quiet.csv":
 		rows = [][]string{{"member_id", "member", "last_activity"}}
@@ -555,9 +556,11 @@ const insightsTemplates = `
 {{template "chart" .AppointmentChart}}
 <p><a href="/insights/appointments.csv" download>Download as CSV</a></p>
 <h2>Sync health</h2>
-<table id="runs"><tr><th>Run</th><th>Started</th><th>Finished</th><th>Error</th></tr>
-{{range .Runs}}<tr><td>{{.ID}}</td><td>{{when .Started}}</td><td>{{when .Finished}}</td><td>{{.Err}}</td></tr>
-{{else}}<tr><td colspan="4" class="muted">No sync runs recorded in this store.</td></tr>{{end}}</table>
+<p class="muted">The last runs of GymFlow's sync to this location, from its run log.</p>
+<table id="runs"><tr><th>Started</th><th>Took</th><th>Changes</th><th>API calls</th><th>Failed</th><th>Day's budget used</th><th>Error</th></tr>
+{{range .Runs}}<tr><td>{{when .Started}}</td><td>{{.Finished.Sub .Started}}</td><td>{{.Changes}}</td><td>{{.APICalls}}</td><td>{{if .Failed}}<span class="overdue">{{.Failed}}</span>{{else}}0{{end}}</td>
+<td>{{if ge .DailyLimit 0}}{{.DailyUsed}} of {{.DailyLimit}}{{else}}<span class="muted">not reported</span>{{end}}</td><td>{{.Err}}</td></tr>
+{{else}}<tr><td colspan="7" class="muted">No sync runs recorded in this store.</td></tr>{{end}}</table>
 <p><a href="/insights/runs.csv" download>Download as CSV</a></p>
 {{template "bottom"}}{{end}}
 

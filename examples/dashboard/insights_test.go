@@ -129,7 +129,14 @@ func TestInsightsPage(t *testing.T) {
 			t.Errorf("appointments.csv row %d: %v, want %+v", i+1, ap[i+1], w)
 		}
 	}
-	for name, rows := range map[string]int{"overdue.csv": len(mustOverdue(t, d)), "quiet.csv": len(mustQuiet(t, d)), "runs.csv": 0} {
+	runs, err := d.views.SyncRuns(ctx, 10)
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("the demo's run log: %v, %v", runs, err)
+	}
+	if n := strings.Count(regexp.MustCompile(`(?s)<table id="runs">.*?</table>`).FindString(body), "<tr>") - 1; n != len(runs) {
+		t.Errorf("sync health: %d rows, want %d", n, len(runs))
+	}
+	for name, rows := range map[string]int{"overdue.csv": len(mustOverdue(t, d)), "quiet.csv": len(mustQuiet(t, d)), "runs.csv": len(runs)} {
 		if got := readCSV(t, srv.URL+"/insights/"+name); len(got)-1 != rows {
 			t.Errorf("%s: %d rows, want %d", name, len(got)-1, rows)
 		}

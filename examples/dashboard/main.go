@@ -33,12 +33,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	contacts "github.com/gymflow/contacts-go"
@@ -153,6 +155,7 @@ type demo struct {
 	handler   http.Handler
 	about     string                    // where the data comes from, for the output
 	keepFresh func(ctx context.Context) // polls until ctx ends; nil: nothing to poll
+	loadCalls int                       // the API calls that loaded the read model
 	close     func()
 }
 
@@ -181,25 +184,30 @@ func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*de
 	if err == nil {
 		_, err = in.Reconcile(ctx, true)
 	}
+	loadCalls := api.RequestCount()
 	if err == nil {
-		err = playCompletions(ctx, api, clock, in, plan, start)
+		err = playCompletions(ctx, api, clock, in, store, plan, members, start)
 	}
 	if err != nil {
 		api.Close()
 		return nil, err
 	}
 	views := &contactsync.Views{State: store, Activity: store, Now: now}
-	about := fmt.Sprintf("The read model was loaded with %d API calls to the embedded fake and %d webhooks; the pages make none. Ctrl-C stops.",
-		api.RequestCount(), len(plan))
+	about := fmt.Sprintf("The read model was loaded with %d API calls to the embedded fake and %d webhooks (the sync's weekly runs made %d calls); the pages make none. Ctrl-C stops.",
+		loadCalls, len(plan), api.RequestCount()-loadCalls)
 	return &demo{api: api, store: store, views: views, members: members, handler: newHandler(views, members, loc),
-		about: about, close: api.Close}, nil
+		about: about, close: api.Close, loadCalls: loadCalls}, nil
 }
 
 // playCompletions completes the history's tasks in the fake's CRM, each at
 // its time on the fake's clock, and hands the TaskComplete webhooks to the
 // read model through a verifying receiver, as a live dashboard would get
-// them; then moves the clock to now.
-func playCompletions(ctx context.Context, api *contactstest.Server, clock *contactstest.ManualClock, in *contactsync.Inbound, plan []completion, now time.Time) error {
+// them. Between them, every Sunday night, GymFlow's sync runs (an Engine
+// over the same store, on the same clock), syncing the members whose
+// records changed that week, so that the run log has a history too. Then
+// it moves the clock to now.
+func playCompletions(ctx context.Context, api *contactstest.Server, clock *contactstest.ManualClock, in *contactsync.Inbound,
+	state contactsync.StateStore, plan []completion, members []member, now time.Time) error {
 	edKey, _ := api.WebhookPublicKeys()
 	v, err := webhook.NewVerifier(webhook.WithEd25519PublicKey(edKey))
 	if err != nil {
@@ -216,10 +224,32 @@ func playCompletions(ctx context.Context, api *contactstest.Server, clock *conta
 	if err := api.AddWebhook(hook.URL); err != nil {
 		return err
 	}
-	for _, c := range plan {
-		if d := c.at.Sub(clock.Now()); d > 0 {
+	engine, err := newEngine(api.Client(contacts.WithUserAgent("gymflow-dashboard")), state, clock.Now)
+	if err != nil {
+		return err
+	}
+	advance := func(to time.Time) {
+		if d := to.Sub(clock.Now()); d > 0 {
 			clock.Advance(d)
 		}
+	}
+	week := 0
+	nextRun := contactsync.WeekStart(clock.Now()).AddDate(0, 0, 6).Add(2 * time.Hour) // Sunday 02:00
+	runUntil := func(t time.Time) error {
+		for ; !nextRun.After(t) && nextRun.Before(now); nextRun = nextRun.AddDate(0, 0, 7) {
+			advance(nextRun)
+			if _, err := engine.Apply(ctx, weeklyChanges(members, week)); err != nil {
+				return err
+			}
+			week++
+		}
+		return nil
+	}
+	for _, c := range plan {
+		if err := runUntil(c.at); err != nil {
+			return err
+		}
+		advance(c.at)
 		if _, err := api.CRM().CompleteTask(c.taskID, true); err != nil {
 			return err
 		}
@@ -227,11 +257,33 @@ func playCompletions(ctx context.Context, api *contactstest.Server, clock *conta
 			return err
 		}
 	}
-	if d := now.Sub(clock.Now()); d > 0 {
-		clock.Advance(d)
+	if err := runUntil(now); err != nil {
+		return err
 	}
+	if err := api.FlushWebhooks(ctx); err != nil {
+		return err
+	}
+	advance(now)
 	_, err = in.ProcessInbox(ctx)
 	return err
+}
+
+// weeklyChanges are the member records GymFlow changed in week w of the
+// history: ten members, in turn, whose email got a tag for the week (the
+// dashboard shows the directory's emails; the contacts take the tagged
+// ones).
+func weeklyChanges(members []member, w int) iter.Seq2[contactsync.Change, error] {
+	return func(yield func(contactsync.Change, error) bool) {
+		for i := range 10 {
+			m := members[(w*10+i)%len(members)]
+			first, last, _ := strings.Cut(m.Name, " ")
+			ch := contactsync.MemberUpserted{Member: contactsync.Member{ID: m.ID, Fields: map[string]any{
+				"first_name": first, "last_name": last, "email": strings.Replace(m.Email, "@", fmt.Sprintf("+w%d@", w), 1)}}}
+			if !yield(ch, nil) {
+				return
+			}
+		}
+	}
 }
 
 // Close stops the fake API, if any.
@@ -256,17 +308,32 @@ func loadReadModel(ctx context.Context, client *contacts.Client, state contactsy
 	return err
 }
 
+// newEngine returns GymFlow's outbound sync over the inbound side's
+// store, on the clock now: the demonstration's weekly runs.
+func newEngine(client *contacts.Client, state contactsync.StateStore, now func() time.Time) (*contactsync.Engine, error) {
+	mapping, err := dashboardMapping()
+	if err != nil {
+		return nil, err
+	}
+	return contactsync.NewEngine(client, state, mapping, contactsync.WithClock(now))
+}
+
+// dashboardMapping maps the member fields the dashboard knows.
+func dashboardMapping() (*contactsync.Mapping, error) {
+	return contactsync.NewMapping(
+		contactsync.Map("first_name", contactsync.TargetFirstName),
+		contactsync.Map("last_name", contactsync.TargetLastName),
+		contactsync.Map("email", contactsync.TargetEmail),
+	)
+}
+
 // newInbound returns the dashboard's Inbound: it only fills the read
 // model, so its sink discards the changes (GymFlow is not written to).
 func newInbound(client *contacts.Client, state contactsync.StateStore, store interface {
 	contactsync.ActivityStore
 	contactsync.InboundStore
 }, opts ...contactsync.InboundOption) (*contactsync.Inbound, error) {
-	mapping, err := contactsync.NewMapping(
-		contactsync.Map("first_name", contactsync.TargetFirstName),
-		contactsync.Map("last_name", contactsync.TargetLastName),
-		contactsync.Map("email", contactsync.TargetEmail),
-	)
+	mapping, err := dashboardMapping()
 	if err != nil {
 		return nil, err
 	}

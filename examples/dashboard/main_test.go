@@ -238,8 +238,8 @@ func TestNotFound(t *testing.T) {
 func TestPagesMakeNoAPICalls(t *testing.T) {
 	d, ts := newTestDemo(t)
 	before := d.api.RequestCount()
-	if want := 1 + 3*len(d.members); before != want {
-		t.Errorf("loading the read model took %d API calls, want one search and 3 per member (%d)", before, want)
+	if want := 1 + 3*len(d.members); d.loadCalls != want {
+		t.Errorf("loading the read model took %d API calls, want one search and 3 per member (%d)", d.loadCalls, want)
 	}
 	for range 2 {
 		page(t, ts.URL+"/")
