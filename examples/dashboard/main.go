@@ -5,7 +5,7 @@
 // and appointments, and Insights: charts of follow-ups, engagement and
 // appointments over twelve weeks, with CSV downloads.
 //
-// It starts the embedded fake API (contactstest), seeds it with 142
+// It starts the embedded fake API (contactstest), seeds it with 292
 // fictional gym members and twelve weeks of their tasks, notes and
 // appointments, links them as the outbound sync would, fills the activity
 // read model with three API calls per member, and plays the past task
@@ -163,7 +163,7 @@ type demo struct {
 // links the members and loads the read model. The views run on the clock
 // now, and the pages show times in loc. Close the demo when done.
 func newDemo(ctx context.Context, now func() time.Time, loc *time.Location) (*demo, error) {
-	// The loader makes 427 calls at once; the fake's live limits would
+	// The loader makes 877 calls at once; the fake's live limits would
 	// slow it down for nothing. The fake's clock starts twelve weeks ago
 	// and plays the history's task completions forward to now.
 	start := now()

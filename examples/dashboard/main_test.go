@@ -350,7 +350,7 @@ func TestRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancellation")
 	}
-	wantIn(t, "the output", log.String(), "Dashboard of 142 gym members at http://127.0.0.1:", "loaded with 427 API calls", "the pages make none")
+	wantIn(t, "the output", log.String(), "Dashboard of 292 gym members at http://127.0.0.1:", "loaded with 877 API calls", "the pages make none")
 }
 
 func TestRunRefusesBadArguments(t *testing.T) {

@@ -130,7 +130,7 @@ var (
 )
 
 // regulars is how many members seedHistory adds who come every week.
-const regulars = 100
+const regulars = 250
 
 // completion is a task of the history to complete at a time, once the
 // read model has seen it open: the TaskComplete webhook then tells when.
