@@ -84,6 +84,7 @@ func TestBrowserInsights(t *testing.T) {
 	if rows := b.count(`#list a[href^="/members/"]`); rows != n {
 		t.Errorf("the list behind %q has %d rows", label, rows)
 	}
+	b.screenshot("list")
 	b.checkProblems("the list", "")
 
 	// The follow-ups CSV matches the chart's weeks.

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	contactsync "github.com/gymflow/contacts-go/sync"
@@ -55,6 +56,8 @@ func newHandler(views *contactsync.Views, members []member, loc *time.Location) 
 	}).Parse(pageTemplates + insightsTemplates))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /{name}", h.indexCSV)
+	mux.HandleFunc("GET /members/{id}/timeline.csv", h.timelineCSV)
 	mux.HandleFunc("GET /members/{id}", h.member)
 	mux.HandleFunc("GET /insights", h.insights)
 	mux.HandleFunc("GET /insights/tasks", h.taskList)
@@ -100,7 +103,74 @@ type memberPage struct {
 }
 
 func (h *handler) index(w http.ResponseWriter, r *http.Request) {
-	ctx, now := r.Context(), h.now()
+	page, err := h.indexData(r.Context())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.render(w, "index", page)
+}
+
+// indexCSV serves the front page's table and lists as CSV: members.csv,
+// overdue.csv, upcoming.csv and notes.csv.
+func (h *handler) indexCSV(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if name != "members.csv" && name != "overdue.csv" && name != "upcoming.csv" && name != "notes.csv" {
+		http.NotFound(w, r)
+		return
+	}
+	page, err := h.indexData(r.Context())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	var rows [][]string
+	switch name {
+	case "members.csv":
+		rows = [][]string{{"member_id", "member", "email", "open_tasks", "overdue_tasks", "next_appointment", "next_appointment_title"}}
+		for _, m := range page.Members {
+			next, title := "", ""
+			if m.Next != nil {
+				next, title = csvTime(m.Next.At), m.Next.Title
+			}
+			rows = append(rows, []string{m.Member.ID, m.Member.Name, m.Member.Email, strconv.Itoa(m.Open), strconv.Itoa(m.Overdue), next, title})
+		}
+	case "overdue.csv":
+		rows = activityRows(page.Overdue)
+	case "upcoming.csv":
+		rows = activityRows(page.Upcoming)
+	default:
+		rows = activityRows(page.Notes)
+	}
+	writeCSV(w, name, rows)
+}
+
+// timelineCSV serves a member's timeline as CSV.
+func (h *handler) timelineCSV(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.byID[r.PathValue("id")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	timeline, err := h.views.Timeline(r.Context(), m.ID)
+	if errors.Is(err, contactsync.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	entries := make([]entry, len(timeline))
+	for i, a := range timeline {
+		entries[i] = entry{Activity: a, Member: m}
+	}
+	writeCSV(w, "timeline-"+m.ID+".csv", activityRows(entries))
+}
+
+// indexData reads what the front page shows.
+func (h *handler) indexData(ctx context.Context) (indexPage, error) {
+	now := h.now()
 	page := indexPage{Now: now}
 	open, err := h.views.OpenTasks(ctx, 0)
 	var upcoming []contactsync.Activity
@@ -123,8 +193,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err != nil {
-		h.fail(w, err)
-		return
+		return indexPage{}, err
 	}
 	rows := map[string]*memberRow{}
 	for _, m := range h.members {
@@ -146,7 +215,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 			row.Next = &entry{Activity: a, Member: row.Member}
 		}
 	}
-	h.render(w, "index", page)
+	return page, nil
 }
 
 // entries runs a view and pairs its activities with their members.
@@ -272,17 +341,18 @@ figcaption { color: #495057; font-size: .9em; padding: .3em; }
 <div class="panel" id="overdue"><h2>Overdue tasks</h2>
 {{range .Overdue}}<div class="item"><span class="overdue">overdue</span> <b>{{.Title}}</b><br>
 <span class="muted">due {{when .At}} · <a href="/members/{{.Member.ID}}">{{.Member.Name}}</a></span></div>
-{{else}}<p class="muted">Nothing overdue.</p>{{end}}</div>
+{{else}}<p class="muted">Nothing overdue.</p>{{end}}<p><a href="/overdue.csv" download>CSV</a></p></div>
 <div class="panel" id="upcoming"><h2>Upcoming appointments</h2>
 {{range .Upcoming}}<div class="item"><b>{{when .At}}</b>–{{clock .End}} {{.Title}} <span class="muted">{{.Status}}</span><br>
 <a href="/members/{{.Member.ID}}">{{.Member.Name}}</a></div>
-{{else}}<p class="muted">No appointments in the next 7 days.</p>{{end}}</div>
+{{else}}<p class="muted">No appointments in the next 7 days.</p>{{end}}<p><a href="/upcoming.csv" download>CSV</a></p></div>
 <div class="panel" id="notes"><h2>Recent notes</h2>
 {{range .Notes}}<div class="item">{{.Body}}<br>
 <span class="muted">{{when .At}} · <a href="/members/{{.Member.ID}}">{{.Member.Name}}</a></span></div>
-{{else}}<p class="muted">No notes in the last 7 days.</p>{{end}}</div>
+{{else}}<p class="muted">No notes in the last 7 days.</p>{{end}}<p><a href="/notes.csv" download>CSV</a></p></div>
 </section>
 <h2>Members</h2>
+<p><a href="/members.csv" download>Download the members as CSV</a></p>
 <table id="members">
 <tr><th>Member</th><th>Email</th><th>Open tasks</th><th>Overdue</th><th>Next appointment</th></tr>
 {{range .Members}}<tr>
@@ -304,6 +374,7 @@ figcaption { color: #495057; font-size: .9em; padding: .3em; }
 {{range .Appointments}}<div class="item"><span class="badge appointment">appointment</span> <b>{{.Title}}</b> {{when .At}}–{{clock .End}} <span class="muted">{{.Status}}</span></div>
 {{end}}</div>
 <h2>Timeline</h2>
+<p><a href="/members/{{.Member.ID}}/timeline.csv" download>Download the timeline as CSV</a></p>
 <ol class="timeline" id="timeline">
 {{range .Timeline}}{{if .NowLine}}<li class="now">now · {{when $.Now}}</li>
 {{end}}<li class="{{.Kind}}{{if .Completed}} done{{end}}{{if .Cancelled}} cancelled{{end}}"><span class="when">{{when .At}}</span> <span class="badge {{.Kind}}">{{.Kind}}</span>

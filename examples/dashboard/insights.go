@@ -356,11 +356,7 @@ func (h *handler) appointmentList(w http.ResponseWriter, r *http.Request) {
 func (h *handler) list(w http.ResponseWriter, r *http.Request, title string, acts []contactsync.Activity) {
 	entries, _ := h.entries(r.Context(), func(context.Context) ([]contactsync.Activity, error) { return acts, nil })
 	if r.URL.Query().Get("format") == "csv" {
-		rows := [][]string{{"member_id", "member", "kind", "title", "at", "completed", "completed_at", "status"}}
-		for _, e := range entries {
-			rows = append(rows, []string{e.Member.ID, e.Member.Name, string(e.Kind), e.Title, csvTime(e.At), strconv.FormatBool(e.Completed), csvTime(e.CompletedAt), e.Status})
-		}
-		writeCSV(w, "list.csv", rows)
+		writeCSV(w, "list.csv", activityRows(entries))
 		return
 	}
 	q := r.URL.Query()
@@ -487,6 +483,16 @@ func (h *handler) insightsCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCSV(w, r.PathValue("name"), rows)
+}
+
+// activityRows are entries as CSV rows, with a header.
+func activityRows(entries []entry) [][]string {
+	rows := [][]string{{"member_id", "member", "kind", "title", "body", "at", "end", "completed", "completed_at", "status"}}
+	for _, e := range entries {
+		rows = append(rows, []string{e.Member.ID, e.Member.Name, string(e.Kind), e.Title, e.Body, csvTime(e.At), csvTime(e.End),
+			strconv.FormatBool(e.Completed), csvTime(e.CompletedAt), e.Status})
+	}
+	return rows
 }
 
 func csvTime(t time.Time) string {

@@ -196,3 +196,52 @@ func mustQuiet(t *testing.T, d *demo) []contactsync.QuietMember {
 	}
 	return q
 }
+
+// The front page's table and lists, and a member's timeline, download as
+// CSV with what the page shows.
+func TestFrontPageAndTimelineCSV(t *testing.T) {
+	d, srv := newTestDemo(t)
+	ctx := t.Context()
+	members := readCSV(t, srv.URL+"/members.csv")
+	if len(members)-1 != len(d.members) || members[0][0] != "member_id" {
+		t.Errorf("members.csv: %d rows, want %d", len(members)-1, len(d.members))
+	}
+	body := page(t, srv.URL+"/")
+	for _, c := range []struct {
+		name, panel, end string
+		view             func() ([]contactsync.Activity, error)
+	}{
+		{"overdue.csv", "overdue", `id="upcoming"`, func() ([]contactsync.Activity, error) { return d.views.OverdueTasks(ctx, panelLimit) }},
+		{"upcoming.csv", "upcoming", `id="notes"`, func() ([]contactsync.Activity, error) {
+			return d.views.UpcomingAppointments(ctx, panelWindow, panelLimit)
+		}},
+		{"notes.csv", "notes", "</section>", func() ([]contactsync.Activity, error) { return d.views.RecentNotes(ctx, panelWindow, panelLimit) }},
+	} {
+		want, err := c.view()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := readCSV(t, srv.URL+"/"+c.name)
+		if len(rows)-1 != len(want) || len(want) == 0 {
+			t.Errorf("%s: %d rows, the view %d", c.name, len(rows)-1, len(want))
+			continue
+		}
+		panel := between(t, body, `id="`+c.panel+`"`, c.end)
+		if got := strings.Count(panel, `class="item"`); got != len(want) {
+			t.Errorf("%s: the panel shows %d, the CSV %d", c.panel, got, len(rows)-1)
+		}
+	}
+	tl, err := d.views.Timeline(ctx, "m001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, srv.URL+"/members/m001/timeline.csv")
+	if len(rows)-1 != len(tl) || rows[1][0] != "m001" {
+		t.Errorf("timeline.csv: %d rows, the timeline %d", len(rows)-1, len(tl))
+	}
+	for _, bad := range []string{"/other.csv", "/members/nope/timeline.csv"} {
+		if code, _ := get(t, srv.URL+bad); code != 404 {
+			t.Errorf("%s: %d, want 404", bad, code)
+		}
+	}
+}
