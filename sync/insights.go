@@ -146,8 +146,9 @@ func (v *Views) FollowUps(ctx context.Context) (FollowUps, error) {
 	return v.followUps(ctx, v.now())
 }
 
-// OverdueMembers returns the members with an overdue task, the oldest
-// overdue first (then by MemberID), at most limit (0: all).
+// OverdueMembers returns the members with an overdue task (one due
+// before now; a task without a due date never is), the oldest overdue
+// first (then by MemberID), at most limit (0: all).
 func (v *Views) OverdueMembers(ctx context.Context, limit int) ([]OverdueMember, error) {
 	if s, ok := v.insightStore(); ok {
 		return s.OverdueMembers(ctx, v.now(), limit)
@@ -371,8 +372,8 @@ func (v *Views) followUps(ctx context.Context, now time.Time) (FollowUps, error)
 }
 
 func (v *Views) overdueMembers(ctx context.Context, now time.Time, limit int) ([]OverdueMember, error) {
-	done := false
-	acts, err := v.Activity.Activities(ctx, ActivityQuery{Completed: &done, To: now})
+	open := false // a task without a due date is never overdue (see Activity.Overdue)
+	acts, err := v.Activity.Activities(ctx, ActivityQuery{Kinds: []Kind{KindTask}, Completed: &open, From: notZero, To: now})
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +423,8 @@ func (a Activity) Active(now time.Time) bool {
 }
 
 // lastActivities calls f with each linked, unarchived member and the time
-// of its last activity (zero: none).
+// of its last activity (zero: none; an activity without a time does not
+// count).
 func (v *Views) lastActivities(ctx context.Context, now time.Time, f func(Link, time.Time)) error {
 	if v.State == nil {
 		return errors.New("contactsync: member insights need Views.State")

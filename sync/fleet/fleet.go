@@ -448,6 +448,7 @@ func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Cont
 	wg.Go(func() {
 		t := time.NewTicker(f.cfg.LeaseTTL / 3)
 		defer t.Stop()
+		held := time.Now() // the lease is ours until held + LeaseTTL at least
 		for {
 			select {
 			case <-done:
@@ -455,10 +456,19 @@ func (f *Fleet[TTx]) holdLocation(ctx context.Context, loc string) (context.Cont
 			case <-t.C:
 			}
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.LeaseTTL/3)
+			start := time.Now()
 			ok, err := f.db.renewLease(rctx, loc, owner, f.cfg.LeaseTTL)
 			rcancel()
-			if err == nil && !ok {
+			switch {
+			case err == nil && ok:
+				held = start
+			case err == nil:
 				cancel(fmt.Errorf("fleet: the lease of location %q was lost", loc))
+				return
+			case time.Since(held) >= f.cfg.LeaseTTL:
+				// Not renewed for its whole lifetime: another process may
+				// hold the location by now.
+				cancel(fmt.Errorf("fleet: the lease of location %q expired while the database was unreachable: %w", loc, err))
 				return
 			}
 		}

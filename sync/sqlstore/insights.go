@@ -19,8 +19,8 @@ const weekMilli = 7 * 24 * 60 * 60 * 1000
 // Conditions of the insights, as SQL over the activities table.
 const (
 	sqlLate      = `completed AND completed_at IS NOT NULL AND completed_at > at`
-	sqlCancelled = `LOWER(status) IN ('cancelled', 'canceled')`
-	sqlNoShow    = `LOWER(status) IN ('noshow', 'no_show', 'no-show')`
+	sqlCancelled = `LOWER(TRIM(status)) IN ('cancelled', 'canceled')`
+	sqlNoShow    = `LOWER(TRIM(status)) IN ('noshow', 'no_show', 'no-show')`
 	// sqlActive is contactsync.Activity.Active, but for "at or before
 	// now", which the queries bound.
 	sqlActive = `(kind = 'note' OR (kind = 'task' AND completed) OR (kind = 'appointment' AND NOT (` + sqlCancelled + `) AND NOT (` + sqlNoShow + `)))`
@@ -36,7 +36,7 @@ func buildInsightQueries(q func(string) string) insightQueries {
 	// at or before now ($now), NULL for none.
 	last := `SELECT l.local_id AS member_id, l.remote_id AS contact_id, MAX(a.at) AS last_at
 	FROM {p}links l LEFT JOIN {p}activities a
-	  ON a.location_id = l.location_id AND a.member_id = l.local_id AND a.at <= ? AND ` + prefixCols(sqlActive, "a.") + `
+	  ON a.location_id = l.location_id AND a.member_id = l.local_id AND a.at <= ? AND a.at <> ` + fmt.Sprint(zeroMilli) + ` AND ` + prefixCols(sqlActive, "a.") + `
 	WHERE l.location_id = ? AND l.kind = 'member' AND l.remote_id <> '' AND NOT l.archived
 	GROUP BY l.local_id, l.remote_id`
 	return insightQueries{
@@ -50,7 +50,7 @@ func buildInsightQueries(q func(string) string) insightQueries {
 		lateness: q(`SELECT completed_at - at FROM {p}activities
 	WHERE location_id = ? AND kind = 'task' AND at >= ? AND at < ? AND member_id <> '' AND completed AND completed_at IS NOT NULL`),
 		overdue: q(`SELECT member_id, MIN(contact_id), MIN(at), COUNT(*) FROM {p}activities
-	WHERE location_id = ? AND kind = 'task' AND completed = FALSE AND at < ? AND member_id <> ''
+	WHERE location_id = ? AND kind = 'task' AND completed = FALSE AND at < ? AND at <> ` + fmt.Sprint(zeroMilli) + ` AND member_id <> ''
 	GROUP BY member_id ORDER BY MIN(at), member_id`),
 		engagement: q(`SELECT
 	SUM(CASE WHEN last_at IS NULL THEN 1 ELSE 0 END),

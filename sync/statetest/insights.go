@@ -156,6 +156,12 @@ func testInsightsFixed(t *testing.T, s InsightsStore) {
 		contactsync.Activity{Kind: contactsync.KindAppointment, RemoteID: "a4", MemberID: "m2", At: now.Add(day), Status: "confirmed"},
 		// m5: one note 120 days ago.
 		contactsync.Activity{Kind: contactsync.KindNote, RemoteID: "n4", MemberID: "m5", At: now.Add(-120 * day)},
+		// Without a time: m7's note makes it no less "never" active, and
+		// m5's open task without a due date is not overdue.
+		contactsync.Activity{Kind: contactsync.KindNote, RemoteID: "n5", MemberID: "m7"},
+		task("t9", "m5", time.Time{}, false, time.Time{}),
+		// A status with spaces is classified all the same.
+		contactsync.Activity{Kind: contactsync.KindAppointment, RemoteID: "a5", MemberID: "m2", At: now.Add(-20*day - time.Hour), Status: " Cancelled "},
 	)
 	for _, plain := range []bool{false, true} {
 		in := readInsights(t, insightViews(s, plain), 0)
@@ -211,6 +217,7 @@ func testInsightsFixed(t *testing.T, s InsightsStore) {
 			want[wk] = w
 		}
 		add(now.Add(-20*day), func(w *contactsync.AppointmentWeek) { w.Kept++ })
+		add(now.Add(-20*day-time.Hour), func(w *contactsync.AppointmentWeek) { w.Cancelled++ })
 		add(now.Add(-3*day), func(w *contactsync.AppointmentWeek) { w.Cancelled++ })
 		add(now.Add(-1*day), func(w *contactsync.AppointmentWeek) { w.NoShow++ })
 		add(now.Add(day), func(w *contactsync.AppointmentWeek) { w.Kept++ })
