@@ -165,20 +165,37 @@ func (v *Views) Engagement(ctx context.Context) (Engagement, error) {
 	var e Engagement
 	now := v.now()
 	err := v.lastActivities(ctx, now, func(_ Link, last time.Time) {
-		switch age := now.Sub(last); {
-		case last.IsZero():
+		switch EngagementBucket(last, now) {
+		case "never":
 			e.Never++
-		case age <= 7*24*time.Hour:
+		case "week":
 			e.Week++
-		case age <= 30*24*time.Hour:
+		case "month":
 			e.Month++
-		case age <= 90*24*time.Hour:
+		case "quarter":
 			e.Quarter++
 		default:
 			e.Older++
 		}
 	})
 	return e, err
+}
+
+// EngagementBucket names the Engagement bucket of a member last active at
+// last (zero: never), at now: "week", "month", "quarter", "older" or
+// "never".
+func EngagementBucket(last, now time.Time) string {
+	switch age := now.Sub(last); {
+	case last.IsZero():
+		return "never"
+	case age <= 7*24*time.Hour:
+		return "week"
+	case age <= 30*24*time.Hour:
+		return "month"
+	case age <= 90*24*time.Hour:
+		return "quarter"
+	}
+	return "older"
 }
 
 // QuietMembers returns the members active before but not in the last

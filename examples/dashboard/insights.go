@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -209,6 +210,7 @@ type insightsPage struct {
 	FollowUpChart, EngagementChart    chart
 	AppointmentChart                  chart
 	Engagement                        contactsync.Engagement
+	AppointmentWeeks                  []contactsync.AppointmentWeek
 	Overdue                           []overdueRow
 	Quiet                             []quietRow
 	Runs                              []contactsync.SyncRun
@@ -236,8 +238,7 @@ func (h *handler) insightsData(ctx context.Context) (insightsPage, error) {
 	if p.Engagement, err = h.views.Engagement(ctx); err != nil {
 		return p, err
 	}
-	weeks, err := h.views.AppointmentWeeks(ctx)
-	if err != nil {
+	if p.AppointmentWeeks, err = h.views.AppointmentWeeks(ctx); err != nil {
 		return p, err
 	}
 	overdue, err := h.views.OverdueMembers(ctx, 0)
@@ -257,7 +258,7 @@ func (h *handler) insightsData(ctx context.Context) (insightsPage, error) {
 	for _, q := range quiet {
 		p.Quiet = append(p.Quiet, quietRow{QuietMember: q, Member: h.memberOf(q.MemberID)})
 	}
-	p.FollowUpChart, p.EngagementChart, p.AppointmentChart = followUpChart(p.FollowUps), engagementChart(p.Engagement), appointmentChart(weeks)
+	p.FollowUpChart, p.EngagementChart, p.AppointmentChart = followUpChart(p.FollowUps), engagementChart(p.Engagement), appointmentChart(p.AppointmentWeeks)
 	p.CompletionPercent = int(math.Round(100 * p.FollowUps.CompletionRate))
 	if t := p.Engagement.Total(); t > 0 {
 		p.EngagedPercent = int(math.Round(100 * float64(p.Engagement.Week+p.Engagement.Month) / float64(t)))
@@ -397,8 +398,11 @@ func (h *handler) membersByBucket(ctx context.Context) (map[string][]memberLast,
 	out := map[string][]memberLast{}
 	for _, m := range h.members {
 		tl, err := h.views.Timeline(ctx, m.ID)
-		if err != nil {
+		if errors.Is(err, contactsync.ErrNotFound) {
 			continue // not linked
+		}
+		if err != nil {
+			return nil, err
 		}
 		var last time.Time
 		for _, a := range tl {
@@ -406,18 +410,7 @@ func (h *handler) membersByBucket(ctx context.Context) (map[string][]memberLast,
 				last = a.At
 			}
 		}
-		key := "never"
-		switch age := now.Sub(last); {
-		case last.IsZero():
-		case age <= 7*24*time.Hour:
-			key = "week"
-		case age <= 30*24*time.Hour:
-			key = "month"
-		case age <= 90*24*time.Hour:
-			key = "quarter"
-		default:
-			key = "older"
-		}
+		key := contactsync.EngagementBucket(last, now)
 		out[key] = append(out[key], memberLast{Member: m, Last: last})
 	}
 	return out, nil
@@ -453,13 +446,8 @@ func (h *handler) insightsCSV(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, []string{engagementSeries[i].Key, strconv.Itoa(n)})
 		}
 	case "appointments.csv":
-		weeks, err := h.views.AppointmentWeeks(r.Context())
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
 		rows = [][]string{{"week", "kept", "cancelled", "noshow"}}
-		for _, w := range weeks {
+		for _, w := range p.AppointmentWeeks {
 			rows = append(rows, []string{weekParam(w.Week), strconv.Itoa(w.Kept), strconv.Itoa(w.Cancelled), strconv.Itoa(w.NoShow)})
 		}
 	case "overdue.csv":

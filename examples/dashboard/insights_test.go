@@ -154,7 +154,7 @@ func TestInsightsPage(t *testing.T) {
 
 // A cell that a spreadsheet would run as a formula is written quoted.
 func TestCSVCellsAreNotFormulas(t *testing.T) {
-	rec := httptestRecorder()
+	rec := httptest.NewRecorder()
 	writeCSV(rec, "x.csv", [][]string{{"=HYPERLINK(\"http://evil\")", "+1", "-2", "@x", "plain"}})
 	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
 	if err != nil {
@@ -166,8 +166,6 @@ func TestCSVCellsAreNotFormulas(t *testing.T) {
 		}
 	}
 }
-
-func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 // listRows counts the rows of a list page's table (each names a member).
 func listRows(t *testing.T, page string) int {

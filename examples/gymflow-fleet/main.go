@@ -120,8 +120,8 @@ func parseFlags(args []string, errOut io.Writer, getenv func(string) string) (co
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	case c.role != roleAll && c.role != roleWorker && c.role != roleEnqueue:
 		return c, fmt.Errorf("-role %q: want all, worker or enqueue", c.role)
-	case c.locations < 1 || c.locations > 10_000:
-		return c, fmt.Errorf("-locations %d: want 1 to 10000", c.locations)
+	case c.locations < 1 || c.locations > demoloc.MaxLocations:
+		return c, fmt.Errorf("-locations %d: want 1 to %d", c.locations, demoloc.MaxLocations)
 	case c.members < 1 || c.members > 100_000:
 		return c, fmt.Errorf("-members %d: want 1 to 100000", c.members)
 	case c.perTx < 1 || c.workers < 0 || c.timeout <= 0:

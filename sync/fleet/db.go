@@ -143,19 +143,15 @@ const (
 	pgNow     = `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
 	leaseTake = `INSERT INTO {p}fleet_running AS r (location_id, owner, expires_at) VALUES ($1, $2, ` + pgNow + ` + $3)
 	ON CONFLICT (location_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-	WHERE r.expires_at < ` + pgNow + ` RETURNING owner`
+	WHERE r.expires_at < ` + pgNow
 	leaseRenew   = `UPDATE {p}fleet_running SET expires_at = ` + pgNow + ` + $3 WHERE location_id = $1 AND owner = $2`
 	leaseRelease = `DELETE FROM {p}fleet_running WHERE location_id = $1 AND owner = $2`
 	leaseQuiet   = `UPDATE {p}fleet_running SET owner = '', expires_at = ` + pgNow + ` + $3 WHERE location_id = $1 AND owner = $2`
 )
 
 func (b pgBackend) tryLease(ctx context.Context, loc, owner string, ttl time.Duration) (bool, error) {
-	var got string
-	err := b.pool.QueryRow(ctx, b.q(leaseTake), loc, owner, ttl.Milliseconds()).Scan(&got)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+	tag, err := b.pool.Exec(ctx, b.q(leaseTake), loc, owner, ttl.Milliseconds())
+	return err == nil && tag.RowsAffected() == 1, err
 }
 
 func (b pgBackend) renewLease(ctx context.Context, loc, owner string, ttl time.Duration) (bool, error) {

@@ -166,7 +166,7 @@ type Fleet[TTx any] struct {
 	cfg         Config
 	owner       string       // this fleet's name in run leases
 	seq         atomic.Int64 // makes each job's lease owner unique
-	stopReports context.CancelFunc
+	stopReports func()       // ends reportQueues and waits for it
 	db          backend[TTx]
 	client      *river.Client[TTx]
 	q           queries
@@ -307,8 +307,9 @@ func (f *Fleet[TTx]) Start(ctx context.Context) error {
 	}
 	if f.cfg.Metrics != nil && f.stopReports == nil {
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f.stopReports = cancel
-		go f.reportQueues(rctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { f.reportQueues(rctx) })
+		f.stopReports = func() { cancel(); wg.Wait() }
 	}
 	return nil
 }
@@ -510,10 +511,7 @@ func windowSpent(c *contacts.Client, now time.Time) time.Duration {
 	if c == nil {
 		return 0
 	}
-	if until := c.RateLimitedUntil(); until.After(now) {
-		return until.Sub(now)
-	}
-	return 0
+	return max(c.RateLimitedUntil().Sub(now), 0)
 }
 
 // retryPolicy retries a failed job after 2^attempt seconds, at most a

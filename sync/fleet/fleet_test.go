@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -171,7 +172,7 @@ type recordingMetrics struct {
 }
 
 func metricKey(name string, labels map[string]string) string {
-	keys := slices.Sorted(mapsKeys(labels))
+	keys := slices.Sorted(maps.Keys(labels))
 	var b strings.Builder
 	b.WriteString(name)
 	for _, k := range keys {

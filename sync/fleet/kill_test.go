@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -284,11 +285,7 @@ func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits, tokenTT
 	}
 
 	// GymFlow's side: its own pool, an insert-only fleet.
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := newPool(t, url)
 	gym, err := fleet.NewPostgres(pool, fleet.Config{InsertOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -296,14 +293,7 @@ func newKillRig(t *testing.T, nLocs int, limits contactstest.RateLimits, tokenTT
 	if err := gym.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	state, err := sqlstore.New(pgtest.Open(t, url), sqlstore.Postgres)
-	if err == nil {
-		err = state.Migrate(context.Background())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	state.Close()
+	pgState(t, url) // the sync's tables, for the workers
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -460,7 +450,7 @@ func randomChanges(rng *rand.Rand, m *gymModel, n int) []contactsync.Change {
 	var out []contactsync.Change
 	tags := []string{"vip", "new", "trial", "lapsed"}
 	for range 1 + rng.IntN(3) {
-		ids := slices.Sorted(mapsKeys(m.members))
+		ids := slices.Sorted(maps.Keys(m.members))
 		if len(ids) < killMembers && (len(ids) == 0 || rng.IntN(3) == 0) {
 			id := fmt.Sprintf("m%d", len(ids))
 			mm := &modelMember{name: fmt.Sprintf("Member %s v%d", id, n), tags: map[string]bool{"new": true},
@@ -501,7 +491,7 @@ func randomChanges(rng *rand.Rand, m *gymModel, n int) []contactsync.Change {
 // (nil afterwards: leave them alone).
 func memberOf(id string, mm *modelMember, withChildren bool) contactsync.Member {
 	m := contactsync.Member{ID: id, Fields: map[string]any{"first_name": mm.name, "email": id + "@example.com"},
-		Tags: slices.Sorted(mapsKeys(mm.tags))}
+		Tags: slices.Sorted(maps.Keys(mm.tags))}
 	if withChildren {
 		for tid, title := range mm.tasks {
 			m.Tasks = append(m.Tasks, contactsync.Task{ID: tid, Title: title})
@@ -516,27 +506,9 @@ func memberOf(id string, mm *modelMember, withChildren bool) contactsync.Member 
 func cloneModel(m *gymModel) *gymModel {
 	c := &gymModel{members: map[string]*modelMember{}}
 	for id, mm := range m.members {
-		c.members[id] = &modelMember{name: mm.name, tags: cloneMap(mm.tags), tasks: cloneMap(mm.tasks), notes: cloneMap(mm.notes)}
+		c.members[id] = &modelMember{name: mm.name, tags: maps.Clone(mm.tags), tasks: maps.Clone(mm.tasks), notes: maps.Clone(mm.notes)}
 	}
 	return c
-}
-
-func cloneMap[K comparable, V any](m map[K]V) map[K]V {
-	c := make(map[K]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // waitDrained waits until no change of any location is queued.
@@ -600,7 +572,7 @@ func checkLocation(t *testing.T, srv *contactstest.Server, loc string, m *gymMod
 		if c.FirstName != mm.name {
 			t.Errorf("%s: %s is named %q, GymFlow says %q", loc, id, c.FirstName, mm.name)
 		}
-		if got, want := slices.Sorted(slices.Values(lower(c.Tags))), slices.Sorted(mapsKeys(mm.tags)); !slices.Equal(got, want) {
+		if got, want := slices.Sorted(slices.Values(lower(c.Tags))), slices.Sorted(maps.Keys(mm.tags)); !slices.Equal(got, want) {
 			t.Errorf("%s: %s has tags %v, GymFlow %v", loc, id, got, want)
 		}
 		var titles, bodies []string
@@ -612,21 +584,11 @@ func checkLocation(t *testing.T, srv *contactstest.Server, loc string, m *gymMod
 		}
 		slices.Sort(titles)
 		slices.Sort(bodies)
-		if want := slices.Sorted(mapValues(mm.tasks)); !slices.Equal(titles, want) {
+		if want := slices.Sorted(maps.Values(mm.tasks)); !slices.Equal(titles, want) {
 			t.Errorf("%s: %s has tasks %q, GymFlow %q", loc, id, titles, want)
 		}
-		if want := slices.Sorted(mapValues(mm.notes)); !slices.Equal(bodies, want) {
+		if want := slices.Sorted(maps.Values(mm.notes)); !slices.Equal(bodies, want) {
 			t.Errorf("%s: %s has notes %q, GymFlow %q", loc, id, bodies, want)
-		}
-	}
-}
-
-func mapValues[K comparable, V any](m map[K]V) func(func(V) bool) {
-	return func(yield func(V) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
 		}
 	}
 }

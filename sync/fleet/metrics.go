@@ -51,15 +51,13 @@ func labelMap(loc string, pairs []string) map[string]string {
 	return m
 }
 
-// reportRun reports what a run of a location did.
-func (f *Fleet[TTx]) reportRun(loc, side string, calls int64, rl *contactsync.Report) {
-	f.count(MetricAPICalls, loc, calls, "side", side)
-	if rl != nil {
-		f.count(MetricChanges, loc, int64(rl.Changes))
-		f.count(MetricFailures, loc, int64(rl.Failed))
-		if rl.RateLimit.DailyLimit > 0 {
-			f.gauge(MetricDailyRemaining, loc, float64(rl.RateLimit.DailyRemaining))
-		}
+// reportRun reports what an outbound run of a location did.
+func (f *Fleet[TTx]) reportRun(loc string, rep *contactsync.Report) {
+	f.count(MetricAPICalls, loc, rep.APICalls, "side", "outbound")
+	f.count(MetricChanges, loc, int64(rep.Changes))
+	f.count(MetricFailures, loc, int64(rep.Failed))
+	if rep.RateLimit.DailyLimit > 0 {
+		f.gauge(MetricDailyRemaining, loc, float64(rep.RateLimit.DailyRemaining))
 	}
 }
 

@@ -83,7 +83,7 @@ func (w *outboundWorker[TTx]) Work(ctx context.Context, job *river.Job[outboundA
 			return nil
 		}
 		rep, err := eng.Apply(ctx, seq(changes))
-		f.reportRun(loc, "outbound", rep.APICalls, rep)
+		f.reportRun(loc, rep)
 		if err != nil {
 			return f.stopped(loc, rep.RunID, err)
 		}

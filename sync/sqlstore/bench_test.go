@@ -16,6 +16,7 @@ import (
 
 	contactsync "github.com/gymflow/contacts-go/sync"
 	"github.com/gymflow/contacts-go/sync/sqlstore"
+	"github.com/gymflow/contacts-go/sync/statetest"
 )
 
 // benchTargets are the databases the benchmarks run on.
@@ -176,37 +177,20 @@ func BenchmarkStoreStats(b *testing.B) {
 	}
 }
 
-// benchActivities returns n activities — a third each tasks (three in
-// four of them open), notes and appointments (one in seven cancelled) — of
-// n/10 contacts c00000 …, of members m00000 …, at times scattered over the
-// 60 days around now.
-func benchActivities(n int, now time.Time) []contactsync.Activity {
-	kinds := []contactsync.Kind{contactsync.KindTask, contactsync.KindNote, contactsync.KindAppointment}
-	out := make([]contactsync.Activity, n)
-	for i := range n {
-		const steps = 60 * 24 * 4 // quarter hours in 60 days
-		id := fmt.Sprintf("%05d", i%(n/10))
-		a := contactsync.Activity{Kind: kinds[i%3], RemoteID: fmt.Sprintf("r%07d", i), ContactID: "c" + id, MemberID: "m" + id,
-			Title: "title", Body: "body", At: now.Add(time.Duration(i*7919%steps-steps/2) * 15 * time.Minute),
-			Completed: i%4 != 0, Status: "booked"}
-		if i%7 == 0 {
-			a.Status = "cancelled"
-		}
-		out[i] = a
-	}
-	return out
-}
-
 // preloadActivities inserts acts as benchLocation's.
 func preloadActivities(b *testing.B, tg *target, acts []contactsync.Activity) {
 	b.Helper()
 	rows := make([][]any, len(acts))
 	for i, a := range acts {
+		var done any
+		if !a.CompletedAt.IsZero() {
+			done = a.CompletedAt.UnixMilli()
+		}
 		rows[i] = []any{benchLocation, a.Kind, a.RemoteID, a.ContactID, a.MemberID, []byte(a.Title), []byte(a.Body),
-			a.At.UnixMilli(), a.Completed, a.Status}
+			a.At.UnixMilli(), a.Completed, a.Status, done}
 	}
 	insertRows(b, tg, "activities", []string{"location_id", "kind", "remote_id", "contact_id", "member_id",
-		"title", "body", "at", "completed", "status"}, rows)
+		"title", "body", "at", "completed", "status", "completed_at"}, rows)
 }
 
 // BenchmarkViews measures the views on a read model of 100,000
@@ -214,7 +198,7 @@ func preloadActivities(b *testing.B, tg *target, acts []contactsync.Activity) {
 func BenchmarkViews(b *testing.B) {
 	const n = 100_000
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	acts := benchActivities(n, now)
+	acts := statetest.BenchActivities(n, now)
 	for _, tc := range benchTargets {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := b.Context()
@@ -278,66 +262,26 @@ func benchViews(b *testing.B, v *contactsync.Views) {
 func BenchmarkInsights(b *testing.B) {
 	const n, members = 1_000_000, 100_000
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	acts := benchActivities(n, now)
-	for i := range acts {
-		if acts[i].Kind == contactsync.KindTask && acts[i].Completed && i%3 == 0 {
-			acts[i].CompletedAt = acts[i].At.Add(time.Duration(i%97-40) * time.Hour)
-		}
-	}
-	links := make([][]any, members)
-	for i := range links {
-		id := fmt.Sprintf("%05d", i)
-		links[i] = []any{benchLocation, string(contactsync.KindMember), "m" + id, "c" + id, "", "", "", i%50 == 0}
+	acts := statetest.BenchActivities(n, now)
+	var links [][]any
+	for _, l := range statetest.BenchMemberLinks(members) {
+		links = append(links, []any{benchLocation, string(l.Kind), l.LocalID, l.RemoteID, "", "", "", l.Archived})
 	}
 	for _, tc := range benchTargets {
 		b.Run(tc.name, func(b *testing.B) {
 			tg := tc.new(b)
 			s := loc(b, tg.open(b), benchLocation)
-			rows := make([][]any, len(acts))
-			for i, a := range acts {
-				var done any
-				if !a.CompletedAt.IsZero() {
-					done = a.CompletedAt.UnixMilli()
-				}
-				rows[i] = []any{benchLocation, a.Kind, a.RemoteID, a.ContactID, a.MemberID, []byte(a.Title), []byte(a.Body),
-					a.At.UnixMilli(), a.Completed, a.Status, done}
-			}
-			insertRows(b, tg, "activities", []string{"location_id", "kind", "remote_id", "contact_id", "member_id",
-				"title", "body", "at", "completed", "status", "completed_at"}, rows)
+			preloadActivities(b, tg, acts)
 			insertRows(b, tg, "links", []string{"location_id", "kind", "local_id", "remote_id", "member_id", "contact_id", "hash", "archived"}, links)
 			for _, plain := range []bool{false, true} {
 				name := "sql"
 				var a contactsync.ActivityStore = s
 				if plain {
-					name, a = "plain", plainActivity{s}
+					name, a = "plain", statetest.Plain(s)
 				}
 				b.Run(name, func(b *testing.B) {
-					benchInsights(b, &contactsync.Views{State: s, Activity: a, Now: func() time.Time { return now }})
+					statetest.BenchInsights(b, &contactsync.Views{State: s, Activity: a, Now: func() time.Time { return now }})
 				})
-			}
-		})
-	}
-}
-
-// plainActivity hides a store's InsightStore.
-type plainActivity struct{ contactsync.ActivityStore }
-
-func benchInsights(b *testing.B, v *contactsync.Views) {
-	for _, bc := range []struct {
-		name string
-		run  func(ctx context.Context) error
-	}{
-		{"FollowUps", func(ctx context.Context) error { _, err := v.FollowUps(ctx); return err }},
-		{"OverdueMembers20", func(ctx context.Context) error { _, err := v.OverdueMembers(ctx, 20); return err }},
-		{"Engagement", func(ctx context.Context) error { _, err := v.Engagement(ctx); return err }},
-		{"QuietMembers20", func(ctx context.Context) error { _, err := v.QuietMembers(ctx, 20); return err }},
-		{"AppointmentWeeks", func(ctx context.Context) error { _, err := v.AppointmentWeeks(ctx); return err }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			for b.Loop() {
-				if err := bc.run(b.Context()); err != nil {
-					b.Fatal(err)
-				}
 			}
 		})
 	}

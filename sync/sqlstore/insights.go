@@ -107,7 +107,7 @@ func insightWindow(now time.Time) (from, to int64) {
 func (s *Store) FollowUpInsights(ctx context.Context, now time.Time) (contactsync.FollowUps, error) {
 	from, to := insightWindow(now)
 	nowMs := ceilMilli(now)
-	f := contactsync.FollowUps{Weeks: contactsync.EmptyFollowUpWeeks(now)}
+	var f contactsync.FollowUps
 	var lateness []time.Duration
 	err := s.read(ctx, func() error {
 		f.Weeks = contactsync.EmptyFollowUpWeeks(now)
